@@ -1,0 +1,2 @@
+"""The Dagster layer: it only wires application code from ``databox`` into assets,
+checks, jobs, schedules, sensors and resources."""

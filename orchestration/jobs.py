@@ -1,0 +1,24 @@
+"""Jobs and schedules."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from orchestration.telegram_assets import TELEGRAM_GROUP
+
+daily_pipeline_job = dg.define_asset_job(
+    name="daily_pipeline_job",
+    selection=dg.AssetSelection.groups(TELEGRAM_GROUP),
+    description="Telegram: scrape channels → load raw into the warehouse.",
+)
+
+daily_pipeline_schedule = dg.ScheduleDefinition(
+    name="daily_pipeline_schedule",
+    job=daily_pipeline_job,
+    cron_schedule=os.environ.get("TELEGRAM_SCHEDULE_CRON", "0 3 * * *"),
+    execution_timezone=os.environ.get("TELEGRAM_SCHEDULE_TIMEZONE", "UTC"),
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Runs daily_pipeline_job once a day (TELEGRAM_SCHEDULE_CRON, TELEGRAM_SCHEDULE_TIMEZONE).",
+)

@@ -1,0 +1,90 @@
+"""Dagster resources: configuration from the environment through ``EnvVar``.
+
+A value that comes from an environment variable is passed as ``EnvVar(name)``, so
+the UI's resource config shows the variable's *name*, never its value; secrets
+(API hash, session string, a database password inside DATABASE_URL) stay out of
+the UI and the logs. Each resource turns its fields back into a validated
+``databox.config.Settings`` so there is one place that validates configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dagster as dg
+
+from databox.config import DEFAULT_CHANNELS, DEFAULT_DATABASE_URL, Settings
+from databox.lake import DataLake
+
+
+def env_or_default(name: str, default: Any) -> Any:
+    """``EnvVar(name)`` when the variable is set (read at run time), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else default
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The analytical warehouse: DuckDB file (laptop) or PostgreSQL (production)."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+    def settings(self) -> Settings:
+        return Settings.from_env({"DATABASE_URL": self.database_url})
+
+    def connect(self):
+        from databox.warehouse import connect
+
+        return connect(self.settings().database_url)
+
+
+class DataLakeResource(dg.ConfigurableResource):
+    """The local data lake directory (raw JSON, photos, scrape state)."""
+
+    path: str = "data/lake"
+
+    def lake(self) -> DataLake:
+        return DataLake(Settings.from_env({"DATA_LAKE_DIR": self.path}).data_lake_dir)
+
+
+class TelegramResource(dg.ConfigurableResource):
+    """Which channels to scrape and how: Telethon with a user session when the three
+    credentials are set, the public web preview otherwise."""
+
+    channels: str = ",".join(DEFAULT_CHANNELS)
+    web_base_url: str = "https://t.me"
+    api_id: str | None = None
+    api_hash: str | None = None
+    session: str | None = None
+    max_flood_wait: int = 300
+    concurrency: int = 3
+
+    def settings(self, lake: DataLakeResource, warehouse: WarehouseResource | None = None) -> Settings:
+        env = {
+            "TELEGRAM_CHANNELS": self.channels,
+            "TELEGRAM_WEB_BASE_URL": self.web_base_url,
+            "TELEGRAM_API_ID": self.api_id or "",
+            "TELEGRAM_API_HASH": self.api_hash or "",
+            "TELEGRAM_SESSION": self.session or "",
+            "TELEGRAM_MAX_FLOOD_WAIT": str(self.max_flood_wait),
+            "TELEGRAM_CONCURRENCY": str(self.concurrency),
+            "DATA_LAKE_DIR": lake.path,
+        }
+        if warehouse is not None:
+            env["DATABASE_URL"] = warehouse.database_url
+        return Settings.from_env(env)
+
+
+def build_resources() -> dict[str, Any]:
+    return {
+        "warehouse": WarehouseResource(database_url=env_or_default("DATABASE_URL", DEFAULT_DATABASE_URL)),
+        "lake": DataLakeResource(path=env_or_default("DATA_LAKE_DIR", "data/lake")),
+        "telegram": TelegramResource(
+            channels=env_or_default("TELEGRAM_CHANNELS", ",".join(DEFAULT_CHANNELS)),
+            web_base_url=env_or_default("TELEGRAM_WEB_BASE_URL", "https://t.me"),
+            api_id=env_or_default("TELEGRAM_API_ID", None),
+            api_hash=env_or_default("TELEGRAM_API_HASH", None),
+            session=env_or_default("TELEGRAM_SESSION", None),
+            max_flood_wait=int(os.environ.get("TELEGRAM_MAX_FLOOD_WAIT", "300") or 300),
+            concurrency=int(os.environ.get("TELEGRAM_CONCURRENCY", "3") or 3),
+        ),
+    }

@@ -1,0 +1,169 @@
+"""Telegram pipeline assets: ``scrape_telegram`` → ``load_raw_data``.
+
+Each asset calls one application function and turns its report into Dagster
+metadata. A step that did not do all of its work fails the run (after keeping
+whatever it could): partial success is never shown green.
+"""
+
+
+import dagster as dg
+
+from orchestration.resources import DataLakeResource, TelegramResource, WarehouseResource
+
+TELEGRAM_GROUP = "telegram"
+
+# Transient failures (network, database restart) are retried with backoff; a
+# permanent one (a channel without a preview, bad data) raises Failure(allow_retries=False).
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+#: Pool for the Telegram API (throttles scrapes across runs: `dagster/concurrency_key`).
+TELEGRAM_POOL = "telegram_api"
+#: Pool for steps that write the warehouse. DuckDB admits one writer process; the
+#: shipped dagster.yaml limits every pool to 1 and the adapter also holds a file lock.
+WAREHOUSE_POOL = "warehouse"
+
+
+def _markdown_table(rows: list[dict], columns: list[str]) -> str:
+    def cell(value: object) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("\n", " ").replace("|", "\\|")
+        return text[:80] + ("…" if len(text) > 80 else "")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+@dg.asset(
+    group_name=TELEGRAM_GROUP,
+    kinds={"python", "telegram"},
+    pool=TELEGRAM_POOL,
+    retry_policy=TRANSIENT_RETRY,
+    description=(
+        "New messages and photos of each configured Telegram channel, scraped into the "
+        "data lake (raw/telegram_messages/YYYY-MM-DD/<channel>.json, raw/images/…) "
+        "above each channel's watermark."
+    ),
+)
+def scrape_telegram(
+    context: dg.AssetExecutionContext, telegram: TelegramResource, lake: DataLakeResource
+) -> dg.MaterializeResult:
+    from databox.errors import ChannelUnavailable
+    from databox.telegram.scrape import scrape_channels
+
+    settings = telegram.settings(lake)
+    data_lake = lake.lake()
+    context.log.info(
+        f"scraping {len(settings.telegram_channels)} channels via "
+        f"{'Telethon' if settings.telethon_configured else settings.telegram_web_base_url + '/s/'}"
+    )
+    report = scrape_channels(settings, data_lake, log=context.log.info)
+    rows = [
+        {
+            "channel": c.channel,
+            "new_messages": c.messages,
+            "images": c.images,
+            "watermark": f"{c.watermark_before} → {c.watermark_after}",
+            "seconds": round(c.seconds, 2),
+            "error": c.error,
+        }
+        for c in report.channels
+    ]
+    metadata = {
+        "source": report.source,
+        "new_messages": report.messages,
+        "new_images": report.images,
+        "seconds": round(report.seconds, 2),
+        "channels": dg.MetadataValue.md(
+            _markdown_table(rows, ["channel", "new_messages", "images", "watermark", "seconds", "error"])
+        ),
+        "lake": dg.MetadataValue.path(str(data_lake.root)),
+        **{f"messages/{c.channel}": c.messages for c in report.channels},
+    }
+    if not report.ok:
+        failed = ", ".join(f"{c.channel} ({c.error})" for c in report.failed)
+        # A channel that cannot be read stays unreadable on retry; anything else may be transient.
+        permanent = all(ChannelUnavailable.__name__ in (c.error or "") for c in report.failed)
+        raise dg.Failure(
+            description=(
+                f"{len(report.failed)} of {len(report.channels)} channels failed: {failed}. "
+                "The other channels' messages are in the lake and load on the next run."
+            ),
+            metadata=metadata,
+            allow_retries=not permanent,
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    group_name=TELEGRAM_GROUP,
+    deps=[scrape_telegram],
+    kinds={"python", "sql"},
+    pool=WAREHOUSE_POOL,
+    retry_policy=TRANSIENT_RETRY,
+    description=(
+        "Lake JSON files new or changed since the last load, bulk-upserted into "
+        "raw.telegram_messages (one row per channel and message id). Malformed files "
+        "and records are quarantined in raw.load_errors and fail the step."
+    ),
+)
+def load_raw_data(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake: DataLakeResource
+) -> dg.MaterializeResult:
+    from databox.telegram.load import load_raw_messages
+
+    wh = warehouse.connect()
+    report = load_raw_messages(wh, lake.lake(), log=context.log.info)
+    preview = wh.query(
+        "select channel, message_id, date, views, left(coalesce(text, ''), 80) as text "
+        "from raw.telegram_messages order by date desc limit 10"
+    ) if report.rows_inserted + report.rows_updated else []
+    metadata = {
+        "files_seen": report.files_seen,
+        "files_loaded": report.files_loaded,
+        "files_skipped": report.files_skipped,
+        "files_failed": report.files_failed,
+        "rows_inserted": report.rows_inserted,
+        "rows_updated": report.rows_updated,
+        "rows_unchanged": report.rows_unchanged,
+        "seconds": round(report.seconds, 3),
+        **{f"rows/{channel}": n for channel, n in sorted(report.per_channel.items())},
+    }
+    if preview:
+        metadata["preview"] = dg.MetadataValue.md(
+            _markdown_table(preview, ["channel", "message_id", "date", "views", "text"])
+        )
+    if report.errors:
+        listed = "; ".join(f"{e.source_file}: {e.message}" for e in report.errors[:10])
+        raise dg.Failure(
+            description=(
+                f"{len(report.errors)} lake files/records could not be loaded and were quarantined "
+                f"(raw.load_errors); everything else was loaded. {listed}"
+            ),
+            metadata=metadata,
+            allow_retries=False,
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset_check(
+    asset=load_raw_data,
+    description=(
+        "Every lake file and record is loaded: nothing waits in raw.load_errors. Stays "
+        "failed on later runs until the quarantined file is fixed and reloads cleanly."
+    ),
+)
+def no_unresolved_load_errors(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    from databox.telegram.load import unresolved_load_errors
+
+    unresolved = unresolved_load_errors(warehouse.connect())
+    return dg.AssetCheckResult(
+        passed=not unresolved,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "unresolved": len(unresolved),
+            "errors": dg.MetadataValue.md(
+                _markdown_table(unresolved[:20], ["source_file", "record_index", "error"])
+            ),
+        },
+    )

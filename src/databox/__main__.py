@@ -1,0 +1,5 @@
+import sys
+
+from databox.cli import main
+
+sys.exit(main())

@@ -1,0 +1,187 @@
+"""Settings read from the environment (and a ``.env`` file when present).
+
+Every setting has one name, one default and one validation, so a typo fails at
+start-up with a message naming the variable instead of deep inside a run.
+Secrets (API hash, session, tokens, database passwords) are only ever held in
+memory; ``Settings.redacted()`` is what may be logged or shown.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from databox.errors import ConfigError
+from databox.lake import validate_channel
+
+DEFAULT_CHANNELS = ("CheMed123", "lobelia4cosmetics", "tikvahpharma")
+DEFAULT_DATA_DIR = Path("data")
+DEFAULT_DATABASE_URL = f"duckdb:///{DEFAULT_DATA_DIR / 'warehouse.duckdb'}"
+SECRET_FIELDS = ("telegram_api_hash", "telegram_session")
+
+
+def project_root() -> Path:
+    """The directory relative settings are resolved against.
+
+    ``DATABOX_HOME`` when set; else the nearest directory at or above the cwd holding
+    ``orchestration/definitions.py`` (so ``cd orchestration && dagster job execute …``
+    writes to the same ``data/`` as running from the repository root); else the cwd.
+    """
+    if os.environ.get("DATABOX_HOME"):
+        return Path(os.environ["DATABOX_HOME"]).resolve()
+    cwd = Path.cwd().resolve()
+    for candidate in (cwd, *cwd.parents):
+        if (candidate / "orchestration" / "definitions.py").is_file():
+            return candidate
+    return cwd
+
+
+def resolve_path(path: Path | str) -> Path:
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else project_root() / path
+
+
+def resolve_database_url(url: str) -> str:
+    """Make a relative DuckDB path absolute against the project root."""
+    if url.startswith("duckdb:///") and not url.startswith("duckdb:////"):
+        return f"duckdb:///{resolve_path(url[len('duckdb:///'):])}"
+    return url
+
+
+def load_dotenv_file(path: Path | None = None) -> None:
+    """Load ``.env`` (project root by default) without overriding variables already set."""
+    path = path or project_root() / ".env"
+    if path.is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
+
+
+def redact_url(url: str) -> str:
+    """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db``."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def validate_database_url(url: str) -> str:
+    url = url.strip()
+    scheme = urlsplit(url).scheme
+    if scheme == "duckdb":
+        if not url.startswith("duckdb:///"):
+            raise ConfigError(
+                f"DATABASE_URL {url!r}: a DuckDB URL is duckdb:///relative/path.duckdb "
+                "or duckdb:////absolute/path.duckdb"
+            )
+        return url
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        return url
+    raise ConfigError(
+        f"DATABASE_URL {redact_url(url)!r}: unsupported scheme {scheme!r}; "
+        "use duckdb:///path.duckdb or postgresql://user@host:5432/dbname"
+    )
+
+
+def parse_channels(value: str) -> tuple[str, ...]:
+    channels = tuple(validate_channel(c) for c in value.split(",") if c.strip())
+    if not channels:
+        raise ConfigError("TELEGRAM_CHANNELS is empty; give a comma-separated list of channels")
+    return channels
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    data_lake_dir: Path = DEFAULT_DATA_DIR / "lake"
+    telegram_channels: tuple[str, ...] = DEFAULT_CHANNELS
+    telegram_api_id: int | None = None
+    telegram_api_hash: str | None = field(default=None, repr=False)
+    telegram_session: str | None = field(default=None, repr=False)
+    telegram_web_base_url: str = "https://t.me"
+    #: Longest FloodWait (seconds) the Telethon source sleeps through before failing the channel.
+    telegram_max_flood_wait: int = 300
+    #: How many channels are scraped at the same time.
+    telegram_concurrency: int = 3
+
+    @property
+    def telethon_configured(self) -> bool:
+        return bool(self.telegram_api_id and self.telegram_api_hash and self.telegram_session)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        if env is None:
+            load_dotenv_file()
+            env = os.environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        api_id_raw = get("TELEGRAM_API_ID")
+        try:
+            api_id = int(api_id_raw) if api_id_raw else None
+        except ValueError:
+            raise ConfigError(f"TELEGRAM_API_ID must be the numeric id from my.telegram.org, got {api_id_raw!r}") from None
+        telethon_vars = {
+            "TELEGRAM_API_ID": api_id_raw,
+            "TELEGRAM_API_HASH": get("TELEGRAM_API_HASH"),
+            "TELEGRAM_SESSION": get("TELEGRAM_SESSION"),
+        }
+        given = [k for k, v in telethon_vars.items() if v]
+        if given and len(given) != len(telethon_vars):
+            missing = sorted(set(telethon_vars) - set(given))
+            raise ConfigError(
+                f"Telethon needs TELEGRAM_API_ID, TELEGRAM_API_HASH and TELEGRAM_SESSION together; "
+                f"missing {', '.join(missing)}. Create a session with `databox telegram login`, "
+                "or unset all three to scrape the public web preview instead."
+            )
+        base_url = (get("TELEGRAM_WEB_BASE_URL") or "https://t.me").rstrip("/")
+        if urlsplit(base_url).scheme not in ("http", "https"):
+            raise ConfigError(f"TELEGRAM_WEB_BASE_URL must be an http(s) URL, got {base_url!r}")
+        return cls(
+            database_url=resolve_database_url(
+                validate_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+            ),
+            data_lake_dir=resolve_path(get("DATA_LAKE_DIR") or DEFAULT_DATA_DIR / "lake"),
+            telegram_channels=parse_channels(get("TELEGRAM_CHANNELS") or ",".join(DEFAULT_CHANNELS)),
+            telegram_api_id=api_id,
+            telegram_api_hash=telethon_vars["TELEGRAM_API_HASH"],
+            telegram_session=telethon_vars["TELEGRAM_SESSION"],
+            telegram_web_base_url=base_url,
+            telegram_max_flood_wait=_positive_int(env, "TELEGRAM_MAX_FLOOD_WAIT", 300),
+            telegram_concurrency=_positive_int(env, "TELEGRAM_CONCURRENCY", 3),
+        )
+
+    def __repr__(self) -> str:
+        # Never print a password or session, even by accident in a traceback or log.
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
+        return f"Settings({inner})"
+
+    def redacted(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                value = "***" if value else None
+            elif f.name == "database_url":
+                value = redact_url(value)
+            out[f.name] = value
+        return out

@@ -1,0 +1,175 @@
+"""The local data lake: raw Telegram messages, their photos, and scrape state.
+
+Layout under the lake root::
+
+    raw/telegram_messages/YYYY-MM-DD/<channel>.json   messages by their UTC date
+    raw/images/<channel>/<message_id>[_<n>].jpg        photos
+    state/telegram/<channel>.json                      the channel's watermark
+    quarantine/...                                     copies of files that failed to load
+
+Writes are atomic (temp file, fsync, rename), a same-day rescrape merges into the
+existing file instead of overwriting it, and the watermark is written only after the
+messages it covers are on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from databox.errors import ConfigError
+from databox.filelock import file_lock
+from databox.telegram.message import TelegramMessage
+
+# Telegram usernames are 5-32 characters of letters, digits and underscores; we accept
+# a slightly wider range (test and demo channels) but never a path separator or dot.
+_CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,63}$")
+
+
+def validate_channel(name: str) -> str:
+    name = name.strip().lstrip("@")
+    if not _CHANNEL_RE.fullmatch(name):
+        raise ConfigError(
+            f"invalid Telegram channel name {name!r}: use the public username "
+            "(letters, digits, underscores; it must start with a letter)"
+        )
+    return name
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class DataLake:
+    def __init__(self, root: Path | str):
+        self.root = Path(root).resolve()
+
+    # -- layout ---------------------------------------------------------------------
+    @property
+    def messages_dir(self) -> Path:
+        return self.root / "raw" / "telegram_messages"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.root / "raw" / "images"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state" / "telegram"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    def messages_file(self, channel: str, day: str) -> Path:
+        return self.messages_dir / day / f"{validate_channel(channel)}.json"
+
+    def image_path(self, channel: str, message_id: int, index: int = 0, ext: str = ".jpg") -> Path:
+        channel = validate_channel(channel)
+        if not re.fullmatch(r"\.[A-Za-z0-9]{1,5}", ext):
+            ext = ".jpg"
+        suffix = "" if index == 0 else f"_{index}"
+        return self.images_dir / channel / f"{int(message_id)}{suffix}{ext.lower()}"
+
+    def relative(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
+
+    # -- messages -------------------------------------------------------------------
+    @contextmanager
+    def channel_lock(self, channel: str, timeout: float = 600.0) -> Iterator[None]:
+        """Serialise writers of one channel (two runs scraping it at once)."""
+        with file_lock(self.state_dir / f".{validate_channel(channel)}.lock", timeout=timeout):
+            yield
+
+    def write_messages(self, channel: str, messages: Iterable[TelegramMessage]) -> list[Path]:
+        """Merge ``messages`` into their day files; a message already there is replaced
+        by the newer copy, every other message already there is kept."""
+        by_day: dict[str, list[TelegramMessage]] = defaultdict(list)
+        for msg in messages:
+            if msg.channel != channel:
+                raise ValueError(f"message {msg.message_id} belongs to {msg.channel!r}, not {channel!r}")
+            by_day[msg.date.astimezone(timezone.utc).strftime("%Y-%m-%d")].append(msg)
+        written = []
+        for day, day_messages in sorted(by_day.items()):
+            path = self.messages_file(channel, day)
+            merged: dict[int, dict] = {}
+            if path.exists():
+                for record in orjson.loads(path.read_bytes()):
+                    merged[int(record["message_id"])] = record
+            for msg in day_messages:
+                merged[msg.message_id] = msg.to_record()
+            records = [merged[k] for k in sorted(merged)]
+            atomic_write_bytes(path, orjson.dumps(records, option=orjson.OPT_INDENT_2))
+            written.append(path)
+        return written
+
+    def message_files(self) -> list[Path]:
+        if not self.messages_dir.exists():
+            return []
+        return sorted(p for p in self.messages_dir.glob("*/*.json") if not p.name.startswith("."))
+
+    def read_messages(self, channel: str) -> list[dict]:
+        """Every record of one channel, ascending by id (for tests and `status`)."""
+        out: dict[int, dict] = {}
+        for path in self.message_files():
+            if path.stem == channel:
+                for record in orjson.loads(path.read_bytes()):
+                    out[int(record["message_id"])] = record
+        return [out[k] for k in sorted(out)]
+
+    # -- watermarks -----------------------------------------------------------------
+    def _watermark_file(self, channel: str) -> Path:
+        return self.state_dir / f"{validate_channel(channel)}.json"
+
+    def read_watermark(self, channel: str) -> int | None:
+        path = self._watermark_file(channel)
+        if not path.exists():
+            return None
+        return int(orjson.loads(path.read_bytes())["last_message_id"])
+
+    def write_watermark(self, channel: str, message_id: int) -> None:
+        current = self.read_watermark(channel)
+        if current is not None and message_id <= current:
+            return  # never move backwards
+        payload = {
+            "channel": channel,
+            "last_message_id": int(message_id),
+            "updated_at": datetime.now(timezone.utc).isoformat(),
+        }
+        atomic_write_bytes(self._watermark_file(channel), orjson.dumps(payload))
+
+    # -- quarantine -----------------------------------------------------------------
+    def quarantine_copy(self, path: Path, checksum: str) -> Path:
+        """Keep a copy of a file that failed to load, named by its checksum so the
+        exact bytes that failed are preserved even if the original changes later."""
+        rel = self.relative(path)
+        target = self.quarantine_dir / f"{rel}.{checksum[:12]}"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        return target

@@ -1,0 +1,1 @@
+"""Telegram sources: the public web preview (t.me/s) and Telethon (user session)."""

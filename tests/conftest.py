@@ -1,0 +1,91 @@
+"""Shared fixtures.
+
+Services: a test that needs PostgreSQL skips with the reason when the server is
+not reachable, except under ``CI=true`` where it fails instead, so CI never
+counts a skipped database test as passing.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("DATABOX_SHARED_DIR", REPO_ROOT.parent / "shared"))
+PG_ADMIN_URL = os.environ.get("DATABOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+# Keep third-party telemetry quiet: these machines only reach the package registries.
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip locally, fail under CI=true."""
+    if available:
+        return
+    if in_ci():
+        pytest.fail(f"required service unavailable under CI: {reason}")
+    pytest.skip(reason)
+
+
+def _pg_reachable() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
+            conn.execute("select 1")
+        return None
+    except Exception as exc:  # the reason is shown in the skip message
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    reason = _pg_reachable()
+    require_service(reason is None, reason or "")
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_server: str):
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+
+    name = f"databox_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = pg_server.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def duckdb_url(tmp_path: Path) -> str:
+    return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_url(request, tmp_path: Path) -> str:
+    """Run a test once on DuckDB and once on PostgreSQL."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="session")
+def coco_photos() -> list[Path]:
+    folder = SHARED_DIR / "datasets" / "coco-val-sample"
+    photos = sorted(folder.glob("*.jpg"))
+    require_service(bool(photos), f"no sample photos at {folder}")
+    return photos

@@ -1,0 +1,130 @@
+"""``daily_pipeline_job`` end to end through the Dagster CLI, against the local t.me replica.
+
+Laptop mode: DuckDB warehouse, SQLite instance, in-process executor.
+Production mode: PostgreSQL warehouse, PostgreSQL Dagster instance, multiprocess executor.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dagster_helpers import dagster, pipeline_env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def replica(coco_photos):
+    from databox.replica.telegram_web import TelegramWebReplica, build_demo_corpus
+
+    corpus = build_demo_corpus(coco_photos[:12], posts_per_channel=60, days=10)
+    with TelegramWebReplica(corpus) as server:
+        yield server
+
+
+def _table_counts(database_url: str) -> dict[str, int]:
+    from databox.warehouse import connect
+
+    rows = connect(database_url).query(
+        "select channel, count(*) as n from raw.telegram_messages group by channel order by channel"
+    )
+    return {r["channel"]: r["n"] for r in rows}
+
+
+def _checksum(database_url: str) -> list:
+    from databox.warehouse import connect
+
+    return connect(database_url).query(
+        "select channel, message_id, text, views, loaded_at from raw.telegram_messages "
+        "order by channel, message_id"
+    )
+
+
+def test_job_runs_on_duckdb_and_is_idempotent(tmp_path, replica, duckdb_url):
+    env = pipeline_env(
+        tmp_path,
+        database_url=duckdb_url,
+        telegram_base_url=replica.base_url,
+        DATABOX_EXECUTOR="in_process",
+    )
+    proc = dagster(
+        ["job", "execute", "-f", "orchestration/definitions.py", "-j", "daily_pipeline_job"], env
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+    counts = _table_counts(duckdb_url)
+    expected = {
+        ch: len(replica.corpus.channels[ch].posts) for ch in ("CheMed123", "lobelia4cosmetics")
+    }
+    assert counts == expected
+    before = _checksum(duckdb_url)
+
+    # A second run with nothing new leaves the warehouse unchanged.
+    proc = dagster(
+        ["job", "execute", "-f", "orchestration/definitions.py", "-j", "daily_pipeline_job"], env
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert _checksum(duckdb_url) == before
+
+    # New posts between runs arrive, nothing else changes.
+    new_id = replica.add_post("CheMed123", text="Amoxicillin 500mg\nback in stock")
+    proc = dagster(
+        ["job", "execute", "-f", "orchestration/definitions.py", "-j", "daily_pipeline_job"], env
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    after = _checksum(duckdb_url)
+    assert len(after) == len(before) + 1
+    assert [r for r in after if r["message_id"] == new_id][0][
+        "text"
+    ] == "Amoxicillin 500mg\nback in stock"
+
+
+def test_job_fails_loudly_on_a_malformed_lake_file(tmp_path, replica, duckdb_url):
+    env = pipeline_env(
+        tmp_path,
+        database_url=duckdb_url,
+        telegram_base_url=replica.base_url,
+        DATABOX_EXECUTOR="in_process",
+    )
+    bad = tmp_path / "lake" / "raw" / "telegram_messages" / "2024-01-01" / "CheMed123.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(
+        b'[{"channel": "CheMed123", "message_id": 1, "date": "2024-01-01T00:00:00+00:00"},'
+    )
+    proc = dagster(
+        ["job", "execute", "-f", "orchestration/definitions.py", "-j", "daily_pipeline_job"], env
+    )
+    assert proc.returncode != 0
+    assert "CheMed123.json" in proc.stdout + proc.stderr
+    # The good files still loaded.
+    assert sum(_table_counts(duckdb_url).values()) > 0
+
+
+def test_job_runs_in_production_mode(tmp_path, replica, pg_url):
+    """PostgreSQL warehouse and Dagster instance, multiprocess executor."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "storage:\n  postgres:\n    postgres_url:\n      env: DAGSTER_PG_URL\n"
+        "telemetry:\n  enabled: false\n"
+    )
+    env = pipeline_env(
+        tmp_path,
+        database_url=pg_url,
+        telegram_base_url=replica.base_url,
+        DAGSTER_PG_URL=pg_url,
+        DATABOX_EXECUTOR="multiprocess",
+    )
+    proc = dagster(
+        ["job", "execute", "-f", "orchestration/definitions.py", "-j", "daily_pipeline_job"], env
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    counts = _table_counts(pg_url)
+    assert counts["CheMed123"] == len(replica.corpus.channels["CheMed123"].posts)
+
+    from databox.warehouse import connect
+
+    # The run and its events are in PostgreSQL, not in a local SQLite file.
+    runs = connect(pg_url).query("select status from runs")
+    assert [r["status"] for r in runs] == ["SUCCESS"]
+    assert not list(home.glob("**/*.db"))
