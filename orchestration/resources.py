@@ -58,7 +58,9 @@ class TelegramResource(dg.ConfigurableResource):
     max_flood_wait: int = 300
     concurrency: int = 3
 
-    def settings(self, lake: DataLakeResource, warehouse: WarehouseResource | None = None) -> Settings:
+    def settings(
+        self, lake: DataLakeResource, warehouse: WarehouseResource | None = None
+    ) -> Settings:
         env = {
             "TELEGRAM_CHANNELS": self.channels,
             "TELEGRAM_WEB_BASE_URL": self.web_base_url,
@@ -76,7 +78,9 @@ class TelegramResource(dg.ConfigurableResource):
 
 def build_resources() -> dict[str, Any]:
     return {
-        "warehouse": WarehouseResource(database_url=env_or_default("DATABASE_URL", DEFAULT_DATABASE_URL)),
+        "warehouse": WarehouseResource(
+            database_url=env_or_default("DATABASE_URL", DEFAULT_DATABASE_URL)
+        ),
         "lake": DataLakeResource(path=env_or_default("DATA_LAKE_DIR", "data/lake")),
         "telegram": TelegramResource(
             channels=env_or_default("TELEGRAM_CHANNELS", ",".join(DEFAULT_CHANNELS)),

@@ -5,7 +5,6 @@ metadata. A step that did not do all of its work fails the run (after keeping
 whatever it could): partial success is never shown green.
 """
 
-
 import dagster as dg
 
 from orchestration.resources import DataLakeResource, TelegramResource, WarehouseResource
@@ -75,7 +74,9 @@ def scrape_telegram(
         "new_images": report.images,
         "seconds": round(report.seconds, 2),
         "channels": dg.MetadataValue.md(
-            _markdown_table(rows, ["channel", "new_messages", "images", "watermark", "seconds", "error"])
+            _markdown_table(
+                rows, ["channel", "new_messages", "images", "watermark", "seconds", "error"]
+            )
         ),
         "lake": dg.MetadataValue.path(str(data_lake.root)),
         **{f"messages/{c.channel}": c.messages for c in report.channels},
@@ -114,10 +115,14 @@ def load_raw_data(
 
     wh = warehouse.connect()
     report = load_raw_messages(wh, lake.lake(), log=context.log.info)
-    preview = wh.query(
-        "select channel, message_id, date, views, left(coalesce(text, ''), 80) as text "
-        "from raw.telegram_messages order by date desc limit 10"
-    ) if report.rows_inserted + report.rows_updated else []
+    preview = (
+        wh.query(
+            "select channel, message_id, date, views, left(coalesce(text, ''), 80) as text "
+            "from raw.telegram_messages order by date desc limit 10"
+        )
+        if report.rows_inserted + report.rows_updated
+        else []
+    )
     metadata = {
         "files_seen": report.files_seen,
         "files_loaded": report.files_loaded,

@@ -74,9 +74,10 @@ def test_job_runs_on_duckdb_and_is_idempotent(tmp_path, replica, duckdb_url):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     after = _checksum(duckdb_url)
     assert len(after) == len(before) + 1
-    assert [r for r in after if r["message_id"] == new_id][0][
-        "text"
-    ] == "Amoxicillin 500mg\nback in stock"
+    assert (
+        next(r for r in after if r["message_id"] == new_id)["text"]
+        == "Amoxicillin 500mg\nback in stock"
+    )
 
 
 def test_job_fails_loudly_on_a_malformed_lake_file(tmp_path, replica, duckdb_url):

@@ -1,12 +1,12 @@
 """The ``databox`` command line: the application steps without Dagster.
 
-    databox scrape            scrape the configured channels into the lake
-    databox load              load new/changed lake files into the warehouse
-    databox status            what the lake and the warehouse hold
-    databox config            the effective settings (secrets redacted)
-    databox demo              offline demo: local t.me replica → daily_pipeline_job → DuckDB
-    databox telegram login    create a Telethon StringSession once
-    databox replica telegram  serve the local t.me replica (for trying things by hand)
+databox scrape            scrape the configured channels into the lake
+databox load              load new/changed lake files into the warehouse
+databox status            what the lake and the warehouse hold
+databox config            the effective settings (secrets redacted)
+databox demo              offline demo: local t.me replica → daily_pipeline_job → DuckDB
+databox telegram login    create a Telethon StringSession once
+databox replica telegram  serve the local t.me replica (for trying things by hand)
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def cmd_load(args: argparse.Namespace) -> int:
     from databox.warehouse import connect
 
     settings = Settings.from_env()
-    report = load_raw_messages(connect(settings.database_url), DataLake(settings.data_lake_dir), log=_log)
+    report = load_raw_messages(
+        connect(settings.database_url), DataLake(settings.data_lake_dir), log=_log
+    )
     print(
         f"files: {report.files_loaded} loaded, {report.files_skipped} unchanged, "
         f"{report.files_failed} failed; rows: {report.rows_inserted} inserted, "
@@ -109,16 +111,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("load", help="load new or changed lake files into the warehouse").set_defaults(
         func=cmd_load
     )
-    sub.add_parser("status", help="what the lake and the warehouse hold").set_defaults(func=cmd_status)
+    sub.add_parser("status", help="what the lake and the warehouse hold").set_defaults(
+        func=cmd_status
+    )
     sub.add_parser("config", help="show the effective settings, secrets redacted").set_defaults(
         func=cmd_config
     )
     p = sub.add_parser("demo", help="offline demo against local replicas of the external APIs")
-    p.add_argument("--dir", default="data/demo", help="working directory (recreated; default data/demo)")
-    p.add_argument("--keep", action="store_true", help="keep the previous demo data instead of starting fresh")
+    p.add_argument(
+        "--dir", default="data/demo", help="working directory (recreated; default data/demo)"
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="keep the previous demo data instead of starting fresh"
+    )
     p.set_defaults(func=cmd_demo)
 
-    tg = sub.add_parser("telegram", help="Telegram helpers").add_subparsers(dest="tg_command", required=True)
+    tg = sub.add_parser("telegram", help="Telegram helpers").add_subparsers(
+        dest="tg_command", required=True
+    )
     p = tg.add_parser("login", help="create a Telethon StringSession once (interactive)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_telegram_login)

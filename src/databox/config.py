@@ -47,7 +47,7 @@ def resolve_path(path: Path | str) -> Path:
 def resolve_database_url(url: str) -> str:
     """Make a relative DuckDB path absolute against the project root."""
     if url.startswith("duckdb:///") and not url.startswith("duckdb:////"):
-        return f"duckdb:///{resolve_path(url[len('duckdb:///'):])}"
+        return f"duckdb:///{resolve_path(url[len('duckdb:///') :])}"
     return url
 
 
@@ -139,7 +139,9 @@ class Settings:
         try:
             api_id = int(api_id_raw) if api_id_raw else None
         except ValueError:
-            raise ConfigError(f"TELEGRAM_API_ID must be the numeric id from my.telegram.org, got {api_id_raw!r}") from None
+            raise ConfigError(
+                f"TELEGRAM_API_ID must be the numeric id from my.telegram.org, got {api_id_raw!r}"
+            ) from None
         telethon_vars = {
             "TELEGRAM_API_ID": api_id_raw,
             "TELEGRAM_API_HASH": get("TELEGRAM_API_HASH"),
@@ -161,7 +163,9 @@ class Settings:
                 validate_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL)
             ),
             data_lake_dir=resolve_path(get("DATA_LAKE_DIR") or DEFAULT_DATA_DIR / "lake"),
-            telegram_channels=parse_channels(get("TELEGRAM_CHANNELS") or ",".join(DEFAULT_CHANNELS)),
+            telegram_channels=parse_channels(
+                get("TELEGRAM_CHANNELS") or ",".join(DEFAULT_CHANNELS)
+            ),
             telegram_api_id=api_id,
             telegram_api_hash=telethon_vars["TELEGRAM_API_HASH"],
             telegram_session=telethon_vars["TELEGRAM_SESSION"],

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
+
 from databox.config import resolve_path
 
 DAGSTER_YAML = """\
@@ -49,7 +51,17 @@ def demo_environment(workdir: Path, telegram_base_url: str) -> dict[str, str]:
 
 
 def run_job(job: str, env: dict[str, str], log: Callable[[str], None]) -> float:
-    cmd = [sys.executable, "-m", "dagster", "job", "execute", "-m", "orchestration.definitions", "-j", job]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "job",
+        "execute",
+        "-m",
+        "orchestration.definitions",
+        "-j",
+        job,
+    ]
     log(f"running: dagster job execute -m orchestration.definitions -j {job}")
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=resolve_path("."), capture_output=True, text=True)
@@ -65,25 +77,36 @@ def print_summary(database_url: str) -> None:
     from databox.warehouse import connect
 
     wh = connect(database_url)
-    print("\nWhat landed in the warehouse:")
-    for key, value in warehouse_status(wh).items():
-        print(f"  {key}: {value}")
+    status = warehouse_status(wh)
+    print(f"\nWhat landed in {status['warehouse']}:")
+    print(
+        f"  raw.telegram_messages: {status['rows']} rows; lake files loaded: {status['files_loaded']}, "
+        f"failed: {status['files_failed']}; unresolved load errors: {status['unresolved_errors']}"
+    )
+    for channel, info in status["channels"].items():
+        print(
+            f"  {channel:<20} {info['rows']:>5} messages, newest {info['newest_message_date'][:16]}"
+        )
     rows = wh.query(
-        "select channel, message_id, date, views, cardinality_images, text from ("
-        " select channel, message_id, date, views, json_array_length(image_paths) as cardinality_images,"
-        " left(replace(coalesce(text, ''), chr(10), ' '), 60) as text,"
+        "select channel, message_id, date, views, image_paths, text from ("
+        " select channel, message_id, date, views, image_paths, text,"
         " row_number() over (partition by channel order by message_id desc) as rn"
         " from raw.telegram_messages) t where rn <= 2 order by channel, message_id desc"
     )
     print("\nNewest messages per channel:")
     for row in rows:
+        images = row["image_paths"]
+        images = orjson.loads(images) if isinstance(images, str) else images or []
+        text = (row["text"] or "").replace("\n", " ")[:60]
         print(
-            f"  {row['channel']:<18} #{row['message_id']:<6} {str(row['date'])[:16]}  "
-            f"views={row['views']!s:<8} images={row['cardinality_images']}  {row['text']}"
+            f"  {row['channel']:<18} #{row['message_id']:<7} {str(row['date'])[:16]}  "
+            f"views={row['views']!s:<7} images={len(images)}  {text}"
         )
 
 
-def run_demo(workdir: str = "data/demo", keep: bool = False, log: Callable[[str], None] = print) -> int:
+def run_demo(
+    workdir: str = "data/demo", keep: bool = False, log: Callable[[str], None] = print
+) -> int:
     from databox.replica.telegram_web import TelegramWebReplica, build_demo_corpus
     from databox.samples import find_sample_photos
 
@@ -103,6 +126,8 @@ def run_demo(workdir: str = "data/demo", keep: bool = False, log: Callable[[str]
         log(f"daily_pipeline_job succeeded in {seconds:.1f} s")
     print_summary(env["DATABASE_URL"])
     print(f"\nDemo data in {root} (DAGSTER_HOME={root / 'dagster_home'}).")
-    print(f"Browse it: DAGSTER_HOME={root / 'dagster_home'} DATABASE_URL={env['DATABASE_URL']} "
-          f"DATA_LAKE_DIR={root / 'lake'} dagster dev -f orchestration/definitions.py")
+    print(
+        f"Browse it: DAGSTER_HOME={root / 'dagster_home'} DATABASE_URL={env['DATABASE_URL']} "
+        f"DATA_LAKE_DIR={root / 'lake'} dagster dev -f orchestration/definitions.py"
+    )
     return 0

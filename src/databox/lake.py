@@ -112,7 +112,9 @@ class DataLake:
         by_day: dict[str, list[TelegramMessage]] = defaultdict(list)
         for msg in messages:
             if msg.channel != channel:
-                raise ValueError(f"message {msg.message_id} belongs to {msg.channel!r}, not {channel!r}")
+                raise ValueError(
+                    f"message {msg.message_id} belongs to {msg.channel!r}, not {channel!r}"
+                )
             by_day[msg.date.astimezone(timezone.utc).strftime("%Y-%m-%d")].append(msg)
         written = []
         for day, day_messages in sorted(by_day.items()):

@@ -54,7 +54,9 @@ def parse_ts(value: Any, field_name: str) -> datetime | None:
     try:
         return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError as exc:
-        raise InvalidRecord(f"field {field_name!r} is not an ISO 8601 timestamp: {value!r}") from exc
+        raise InvalidRecord(
+            f"field {field_name!r} is not an ISO 8601 timestamp: {value!r}"
+        ) from exc
 
 
 def _opt_int(record: dict, name: str) -> int | None:
@@ -119,7 +121,9 @@ class TelegramMessage:
                 raise InvalidRecord(f"record lacks required field {required!r}")
         message_id = _opt_int(record, "message_id")
         if message_id is None or message_id <= 0:
-            raise InvalidRecord(f"field 'message_id' must be a positive integer, got {message_id!r}")
+            raise InvalidRecord(
+                f"field 'message_id' must be a positive integer, got {message_id!r}"
+            )
         channel = record["channel"]
         if not isinstance(channel, str) or not channel:
             raise InvalidRecord(f"field 'channel' must be a non-empty string, got {channel!r}")
@@ -146,6 +150,7 @@ class TelegramMessage:
             edit_date=parse_ts(record.get("edit_date"), "edit_date"),
             post_author=record.get("post_author"),
             source=str(record.get("source") or "unknown"),
-            scraped_at=parse_ts(record.get("scraped_at"), "scraped_at") or datetime.now(timezone.utc),
+            scraped_at=parse_ts(record.get("scraped_at"), "scraped_at")
+            or datetime.now(timezone.utc),
             raw=raw,
         )

@@ -82,7 +82,7 @@ async def scrape_channel(
                 result.last_id = last
                 log(f"{channel}: {result.messages} new messages so far (up to id {last})")
             result.watermark_after = lake.read_watermark(channel)
-    except Exception as exc:  # noqa: BLE001 - recorded per channel, raised by the caller
+    except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         log(f"{channel}: FAILED after {result.messages} messages: {result.error}")
     result.seconds = time.perf_counter() - started
@@ -108,7 +108,9 @@ async def scrape_channels_async(
         results = await asyncio.gather(*(bounded(c) for c in channels))
     finally:
         await source.aclose()
-    return ScrapeReport(source=source.name, channels=list(results), seconds=time.perf_counter() - started)
+    return ScrapeReport(
+        source=source.name, channels=list(results), seconds=time.perf_counter() - started
+    )
 
 
 def make_source(settings: Settings, log: Callable[[str], None] = print) -> TelegramSource:
@@ -140,6 +142,10 @@ def scrape_channels(
     source = source or make_source(settings, log)
     return asyncio.run(
         scrape_channels_async(
-            source, lake, settings.telegram_channels, concurrency=settings.telegram_concurrency, log=log
+            source,
+            lake,
+            settings.telegram_channels,
+            concurrency=settings.telegram_concurrency,
+            log=log,
         )
     )

@@ -1,0 +1,16 @@
+"""Run every benchmark and rewrite bench/RESULTS.md: ``uv run python -m bench``."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import load_raw
+
+
+def main() -> int:
+    load_raw.main([])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

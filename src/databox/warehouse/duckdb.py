@@ -1,0 +1,201 @@
+"""DuckDB adapter: an embedded database file, one writer process at a time.
+
+DuckDB lets a single process open a database file read-write, and while it has it
+open no other process can open it at all. So a session (a) holds an inter-process
+file lock (``<db>.lock``) for its whole life, making a second process *wait* rather
+than fail with DuckDB's lock error, and (b) opens the connection only for the block
+and closes it after, so the file is free between runs.
+
+The bulk path registers a pyarrow Table as a view and runs one
+``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <row differs>`` over it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import count
+from typing import Any
+
+from databox.config import resolve_path
+from databox.filelock import file_lock
+from databox.warehouse.base import Session, UpsertPlan, Warehouse
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+_stage_ids = count()
+
+
+def _to_qmark(sql: str, params: Sequence[Any] | None) -> str:
+    """``%s`` → ``?`` so callers write one placeholder style for both dialects. As in
+    psycopg, ``%`` is only special when parameters are given."""
+    if params is None:
+        return sql
+    return _PLACEHOLDER.sub(lambda m: "%" if m.group() == "%%" else "?", sql)
+
+
+def _arrow_type(duck_type: str):
+    """The Arrow type to build for a DuckDB column type (None: let pyarrow infer)."""
+    import pyarrow as pa
+
+    t = duck_type.upper()
+    return {
+        "VARCHAR": pa.string(),
+        "JSON": pa.string(),
+        "BIGINT": pa.int64(),
+        "INTEGER": pa.int32(),
+        "DOUBLE": pa.float64(),
+        "BOOLEAN": pa.bool_(),
+        "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC"),
+        "TIMESTAMP": pa.timestamp("us"),
+    }.get(t)
+
+
+class DuckDBSession(Session):
+    dialect = "duckdb"
+    TYPES = {  # noqa: RUF012 - a constant mapping
+        "text": "VARCHAR",
+        "bigint": "BIGINT",
+        "integer": "INTEGER",
+        "double": "DOUBLE",
+        "boolean": "BOOLEAN",
+        "timestamptz": "TIMESTAMPTZ",
+        "json": "JSON",
+    }
+    default_schema = "main"
+
+    def __init__(self, con):
+        self._con = con
+        self._in_tx = False
+        self._column_types: dict[str, dict[str, str]] = {}
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        rel = self._con.execute(_to_qmark(sql, params), params)
+        # INSERT/UPDATE/DELETE answer one row with a "Count" column: the affected rows.
+        if [d[0] for d in rel.description or ()] == ["Count"]:
+            row = rel.fetchone()
+            return int(row[0]) if row else 0
+        return -1
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self._con.execute(_to_qmark(sql, params), params).fetchall()
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        rel = self._con.execute(_to_qmark(sql, params), params)
+        names = [d[0] for d in rel.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+
+    @contextmanager
+    def transaction(self) -> Iterator[DuckDBSession]:
+        if self._in_tx:  # DuckDB has no savepoints: a nested block joins the outer one
+            yield self
+            return
+        self._con.execute("BEGIN TRANSACTION")
+        self._in_tx = True
+        try:
+            yield self
+        except BaseException:
+            self._in_tx = False
+            self._con.execute("ROLLBACK")
+            raise
+        self._in_tx = False
+        self._con.execute("COMMIT")
+
+    def _types(self, table: str) -> dict[str, str]:
+        if table not in self._column_types:
+            schema, _, name = table.rpartition(".")
+            rows = self.fetchall(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s",
+                (schema or "main", name),
+            )
+            if not rows:
+                raise LookupError(f"table {table} does not exist")
+            self._column_types[table] = dict(rows)
+        return self._column_types[table]
+
+    def _arrow_table(self, table: str, cols: list[str], rows):
+        """Build (or select from) a pyarrow Table with the target's column types."""
+        import pyarrow as pa
+
+        if isinstance(rows, pa.Table):
+            return rows.select(cols)
+        rows = rows if isinstance(rows, list) else list(rows)
+        if not rows:
+            return None
+        types = self._types(table)
+        # zip(*rows) transposes in C; each column becomes one Arrow array.
+        arrays = [
+            pa.array(values, type=_arrow_type(types.get(name, "")))
+            for name, values in zip(cols, zip(*rows, strict=True), strict=True)
+        ]
+        return pa.Table.from_arrays(arrays, names=cols)
+
+    def bulk_upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]] | Any,
+        key_columns: Sequence[str],
+        update_columns: Sequence[str] | None = None,
+        *,
+        compare_columns: Sequence[str] | None = None,
+        update_where: str | None = None,
+        assume_new: bool = False,
+    ) -> tuple[int, int]:
+        plan = UpsertPlan.build(
+            table, columns, key_columns, update_columns, compare_columns, update_where
+        )
+        data = self._arrow_table(plan.table, list(plan.cols), rows)
+        if data is None or data.num_rows == 0:
+            return 0, 0
+        stage = f"_databox_stage_{next(_stage_ids)}"
+        self._con.register(stage, data)
+        try:
+            with self.transaction():
+                n_keys, existing = self.fetchone(plan.count_sql(stage))
+                if n_keys != data.num_rows:
+                    raise ValueError(f"bulk_upsert into {table}: duplicate keys in the input rows")
+                if existing == 0:
+                    # Nothing to update: a plain append skips the conflict machinery.
+                    self.execute(plan.append_sql(stage))
+                    return data.num_rows, 0
+                affected = self.execute(plan.insert_sql(stage, prefilter=False))
+        finally:
+            self._con.unregister(stage)
+        inserted = data.num_rows - existing
+        return inserted, max(affected - inserted, 0)
+
+
+class DuckDBWarehouse(Warehouse):
+    dialect = "duckdb"
+
+    def __init__(self, url: str, *, lock_timeout: float = 600.0):
+        super().__init__(url)
+        if not url.startswith("duckdb:///"):
+            raise ValueError(f"not a DuckDB URL: {url!r} (use duckdb:///relative/path.duckdb)")
+        # duckdb:///rel/path -> "rel/path"; duckdb:////abs/path -> "/abs/path"
+        path = url[len("duckdb:///") :].split("?", 1)[0]
+        if not path or path == ":memory:":
+            raise ValueError(
+                "a DuckDB warehouse needs a file path (sessions reconnect, so :memory: would forget)"
+            )
+        # Relative paths resolve against the project root, as in Settings, so every
+        # process (CLI, Dagster, dlt) means the same file and the same lock.
+        self.path = resolve_path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout = lock_timeout
+
+    @contextmanager
+    def session(self) -> Iterator[DuckDBSession]:
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.lock_path, timeout=self.lock_timeout):
+            con = duckdb.connect(str(self.path))
+            try:
+                # Timestamps come back (and naive literals are read) in UTC, not local time.
+                con.execute("SET TimeZone = 'UTC'")
+                yield DuckDBSession(con)
+            finally:
+                con.close()
