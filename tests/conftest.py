@@ -15,7 +15,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("DATABOX_SHARED_DIR", REPO_ROOT.parent / "shared"))
-PG_ADMIN_URL = os.environ.get("DATABOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "DATABOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 # Keep third-party telemetry quiet: these machines only reach the package registries.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
