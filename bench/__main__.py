@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import load_raw
+from bench import detect, load_raw
 
 
 def main() -> int:
     load_raw.main([])
+    detect.main([])
     return 0
 
 

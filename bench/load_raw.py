@@ -25,7 +25,6 @@ import argparse
 import os
 import platform
 import random
-import re
 import shutil
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import orjson
 
+from bench.results import RESULTS_MD, markers, write_section
 from databox.lake import DataLake, atomic_write_bytes
 from databox.telegram.load import (
     RAW_MESSAGES,
@@ -50,7 +50,6 @@ from databox.warehouse import connect
 from databox.warehouse.postgres import PostgresWarehouse
 
 NAME = "load_raw"
-RESULTS_MD = Path(__file__).with_name("RESULTS.md")
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CHANNELS = ("CheMed123", "lobelia4cosmetics", "tikvahpharma", "EthioPharma_Hub")
 WORDS = (
@@ -420,15 +419,14 @@ def run(
     record(F, n, "reference, one run", ratio_to=base)
     record(F_NOOP, 0)
     if write:
-        write_section(RESULTS_MD, render(machine, mine, n, len(paths), size_mb, rounds))
+        write_section(NAME, render(machine, mine, n, len(paths), size_mb, rounds))
         log(f"{NAME}: wrote {RESULTS_MD}")
     return results
 
 
 # -- RESULTS.md -----------------------------------------------------------------------------
 
-_START = f"<!-- bench:{NAME}:start -->"
-_END = f"<!-- bench:{NAME}:end -->"
+_START, _END = markers(NAME)
 
 
 def render(
@@ -482,17 +480,6 @@ def render(
         _END,
     ]
     return "\n".join(lines)
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or add it), keeping the others."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(_START) + r".*?" + re.escape(_END), re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

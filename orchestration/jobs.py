@@ -11,7 +11,10 @@ from orchestration.telegram_assets import TELEGRAM_GROUP
 daily_pipeline_job = dg.define_asset_job(
     name="daily_pipeline_job",
     selection=dg.AssetSelection.groups(TELEGRAM_GROUP),
-    description="Telegram: scrape channels → load raw into the warehouse.",
+    description=(
+        "Telegram: scrape channels → load raw into the warehouse → detect objects in the "
+        "photos → load the detections."
+    ),
 )
 
 daily_pipeline_schedule = dg.ScheduleDefinition(

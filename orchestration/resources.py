@@ -76,6 +76,46 @@ class TelegramResource(dg.ConfigurableResource):
         return Settings.from_env(env)
 
 
+class DetectorResource(dg.ConfigurableResource):
+    """The object detector and where its results go. The model is opened once per
+    step; ``YOLO_MODEL`` picks it (else the documented default locations)."""
+
+    model_path: str | None = None
+    score_threshold: float = 0.3
+    iou_threshold: float = 0.45
+    product_classes: str = ""
+    threads: int | None = None
+    processed_dir: str = "data/processed"
+
+    def settings(self) -> Settings:
+        return Settings.from_env(
+            {
+                "YOLO_MODEL": self.model_path or "",
+                "YOLO_SCORE_THRESHOLD": str(self.score_threshold),
+                "YOLO_IOU_THRESHOLD": str(self.iou_threshold),
+                "YOLO_PRODUCT_CLASSES": self.product_classes,
+                "YOLO_THREADS": str(self.threads or ""),
+                "PROCESSED_DATA_DIR": self.processed_dir,
+            }
+        )
+
+    def processed(self):
+        from databox.enrich.outputs import ProcessedDir
+
+        return ProcessedDir(self.settings().processed_dir)
+
+    def detector(self):
+        from databox.detect import Detector
+
+        s = self.settings()
+        return Detector(
+            s.yolo_model,
+            score_threshold=s.yolo_score_threshold,
+            iou_threshold=s.yolo_iou_threshold,
+            intra_op_threads=s.yolo_threads,
+        )
+
+
 def build_resources() -> dict[str, Any]:
     return {
         "warehouse": WarehouseResource(
@@ -90,5 +130,13 @@ def build_resources() -> dict[str, Any]:
             session=env_or_default("TELEGRAM_SESSION", None),
             max_flood_wait=int(os.environ.get("TELEGRAM_MAX_FLOOD_WAIT", "300") or 300),
             concurrency=int(os.environ.get("TELEGRAM_CONCURRENCY", "3") or 3),
+        ),
+        "detector": DetectorResource(
+            model_path=env_or_default("YOLO_MODEL", None),
+            score_threshold=float(os.environ.get("YOLO_SCORE_THRESHOLD", "0.3") or 0.3),
+            iou_threshold=float(os.environ.get("YOLO_IOU_THRESHOLD", "0.45") or 0.45),
+            product_classes=os.environ.get("YOLO_PRODUCT_CLASSES", ""),
+            threads=int(os.environ["YOLO_THREADS"]) if os.environ.get("YOLO_THREADS") else None,
+            processed_dir=env_or_default("PROCESSED_DATA_DIR", "data/processed"),
         ),
     }

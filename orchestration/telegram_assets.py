@@ -1,4 +1,5 @@
-"""Telegram pipeline assets: ``scrape_telegram`` → ``load_raw_data``.
+"""Telegram pipeline assets:
+``scrape_telegram`` → ``load_raw_data`` → ``enrich_data_yolo`` → ``load_yolo_detections``.
 
 Each asset calls one application function and turns its report into Dagster
 metadata. A step that did not do all of its work fails the run (after keeping
@@ -7,7 +8,12 @@ whatever it could): partial success is never shown green.
 
 import dagster as dg
 
-from orchestration.resources import DataLakeResource, TelegramResource, WarehouseResource
+from orchestration.resources import (
+    DataLakeResource,
+    DetectorResource,
+    TelegramResource,
+    WarehouseResource,
+)
 
 TELEGRAM_GROUP = "telegram"
 
@@ -171,4 +177,115 @@ def no_unresolved_load_errors(warehouse: WarehouseResource) -> dg.AssetCheckResu
                 _markdown_table(unresolved[:20], ["source_file", "record_index", "error"])
             ),
         },
+    )
+
+
+@dg.asset(
+    group_name=TELEGRAM_GROUP,
+    deps=[load_raw_data],
+    kinds={"python", "onnx"},
+    retry_policy=TRANSIENT_RETRY,
+    description=(
+        "Objects detected by the ONNX YOLO model in every lake photo that has no result "
+        "yet for the current model version: data/processed/yolo_detections.csv (one row "
+        "per object), yolo_images.csv (status and category per photo), annotated/ samples."
+    ),
+)
+def enrich_data_yolo(
+    context: dg.AssetExecutionContext, detector: DetectorResource, lake: DataLakeResource
+) -> dg.MaterializeResult:
+    from databox.enrich.detect_images import enrich_images
+
+    settings = detector.settings()
+    model = detector.detector()  # a missing model fails here with how to obtain one
+    processed = detector.processed()
+    kwargs = (
+        {"product_classes": settings.yolo_product_classes} if settings.yolo_product_classes else {}
+    )
+    report = enrich_images(lake.lake(), processed, model, log=context.log.info, **kwargs)
+    metadata: dict = {
+        "model_version": report.model_version,
+        "model_family": model.family,
+        "images_seen": report.images_seen,
+        "images_processed": report.images_processed,
+        "images_ok": report.status_counts["ok"],
+        "images_without_objects": report.status_counts["no_objects"],
+        "image_errors": report.status_counts["error"],
+        "images_per_second": round(report.images_per_second, 1),
+        "seconds": round(report.seconds, 2),
+        "detections_csv": dg.MetadataValue.path(str(processed.detections_csv)),
+    }
+    if report.objects_per_class:
+        rows = [{"class": k, "objects": v} for k, v in report.objects_per_class.most_common()]
+        metadata["objects_per_class"] = dg.MetadataValue.md(
+            _markdown_table(rows, ["class", "objects"])
+        )
+    if report.categories:
+        rows = [{"category": k, "images": v} for k, v in report.categories.most_common()]
+        metadata["categories"] = dg.MetadataValue.md(_markdown_table(rows, ["category", "images"]))
+    if report.errors:
+        rows = [{"image": p, "error": e} for p, e in report.errors[:20]]
+        metadata["errors"] = dg.MetadataValue.md(_markdown_table(rows, ["image", "error"]))
+    for i, path in enumerate(report.annotated):
+        metadata[f"annotated_{i + 1}"] = dg.MetadataValue.path(str(path))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset_check(
+    asset=enrich_data_yolo,
+    description=(
+        "Every photo could be decoded. A corrupt or truncated file is recorded with "
+        "status 'error' (and loaded as such) while the others are processed; this check "
+        "makes those files visible instead of leaving the run silently green."
+    ),
+)
+def no_image_errors(detector: DetectorResource) -> dg.AssetCheckResult:
+    errors = [r for r in detector.processed().read_images() if r["status"] == "error"]
+    return dg.AssetCheckResult(
+        passed=not errors,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "images_with_errors": len(errors),
+            "errors": dg.MetadataValue.md(
+                _markdown_table(errors[:20], ["image_path", "model_version", "error"])
+            ),
+        },
+    )
+
+
+@dg.asset(
+    group_name=TELEGRAM_GROUP,
+    deps=[enrich_data_yolo],
+    kinds={"python", "sql"},
+    pool=WAREHOUSE_POOL,
+    retry_policy=TRANSIENT_RETRY,
+    description=(
+        "The detections as rows: raw.image_detections (one per box, in image pixels) and "
+        "raw.image_enrichment (status, category and object count per photo), upserted "
+        "idempotently per (image, model version)."
+    ),
+)
+def load_yolo_detections(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, detector: DetectorResource
+) -> dg.MaterializeResult:
+    from databox.enrich.load_detections import detection_summary, load_detections
+
+    wh = warehouse.connect()
+    report = load_detections(wh, detector.processed())
+    summary = detection_summary(wh)
+    rows = [{"class": k, "objects": v} for k, v in list(summary["objects_per_class"].items())[:15]]
+    cats = [{"category": k, "images": v} for k, v in summary["images_per_category"].items()]
+    return dg.MaterializeResult(
+        metadata={
+            "images_inserted": report.images_inserted,
+            "images_updated": report.images_updated,
+            "boxes_inserted": report.boxes_inserted,
+            "boxes_updated": report.boxes_updated,
+            "boxes_deleted": report.boxes_deleted,
+            "seconds": round(report.seconds, 3),
+            "objects_per_class": dg.MetadataValue.md(_markdown_table(rows, ["class", "objects"])),
+            "images_per_category": dg.MetadataValue.md(
+                _markdown_table(cats, ["category", "images"])
+            ),
+        }
     )

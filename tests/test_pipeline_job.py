@@ -40,6 +40,16 @@ def _checksum(database_url: str) -> list:
     )
 
 
+def _detections(database_url: str) -> tuple[list, list]:
+    from databox.warehouse import connect
+
+    wh = connect(database_url)
+    return (
+        wh.query("select * from raw.image_enrichment order by image_path"),
+        wh.query("select * from raw.image_detections order by image_path, box_index"),
+    )
+
+
 def test_job_runs_on_duckdb_and_is_idempotent(tmp_path, replica, duckdb_url):
     env = pipeline_env(
         tmp_path,
@@ -58,6 +68,14 @@ def test_job_runs_on_duckdb_and_is_idempotent(tmp_path, replica, duckdb_url):
     }
     assert counts == expected
     before = _checksum(duckdb_url)
+    # All four steps ran: every scraped photo has a detection status, with boxes.
+    images, boxes = _detections(duckdb_url)
+    photos = sum(
+        len(p.photos) for ch in expected for p in replica.corpus.channels[ch].posts.values()
+    )
+    assert len(images) == photos > 0
+    assert {r["status"] for r in images} <= {"ok", "no_objects"}
+    assert boxes and {b["channel"] for b in boxes} <= set(expected)
 
     # A second run with nothing new leaves the warehouse unchanged.
     proc = dagster(
@@ -65,6 +83,7 @@ def test_job_runs_on_duckdb_and_is_idempotent(tmp_path, replica, duckdb_url):
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert _checksum(duckdb_url) == before
+    assert _detections(duckdb_url) == (images, boxes)
 
     # New posts between runs arrive, nothing else changes.
     new_id = replica.add_post("CheMed123", text="Amoxicillin 500mg\nback in stock")

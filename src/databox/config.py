@@ -94,6 +94,19 @@ def parse_channels(value: str) -> tuple[str, ...]:
     return channels
 
 
+def _unit_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be between 0 and 1, got {value}")
+    return value
+
+
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -120,6 +133,16 @@ class Settings:
     telegram_max_flood_wait: int = 300
     #: How many channels are scraped at the same time.
     telegram_concurrency: int = 3
+    #: Where the enrichment writes yolo_detections.csv, yolo_images.csv, annotated/.
+    processed_dir: Path = DEFAULT_DATA_DIR / "processed"
+    #: The ONNX detector; None = the documented default locations (databox.detect.model).
+    yolo_model: str | None = None
+    yolo_score_threshold: float = 0.3
+    yolo_iou_threshold: float = 0.45
+    #: COCO classes that count as "a product" when categorising a photo.
+    yolo_product_classes: tuple[str, ...] = ()
+    #: onnxruntime intra-op threads; None = one per core.
+    yolo_threads: int | None = None
 
     @property
     def telethon_configured(self) -> bool:
@@ -172,6 +195,14 @@ class Settings:
             telegram_web_base_url=base_url,
             telegram_max_flood_wait=_positive_int(env, "TELEGRAM_MAX_FLOOD_WAIT", 300),
             telegram_concurrency=_positive_int(env, "TELEGRAM_CONCURRENCY", 3),
+            processed_dir=resolve_path(get("PROCESSED_DATA_DIR") or DEFAULT_DATA_DIR / "processed"),
+            yolo_model=get("YOLO_MODEL"),
+            yolo_score_threshold=_unit_float(env, "YOLO_SCORE_THRESHOLD", 0.3),
+            yolo_iou_threshold=_unit_float(env, "YOLO_IOU_THRESHOLD", 0.45),
+            yolo_product_classes=tuple(
+                c.strip() for c in (get("YOLO_PRODUCT_CLASSES") or "").split(",") if c.strip()
+            ),
+            yolo_threads=_positive_int(env, "YOLO_THREADS", 0) or None,
         )
 
     def __repr__(self) -> str:
