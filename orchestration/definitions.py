@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+from dagster_dlt import DagsterDltResource
 
 from databox.config import load_dotenv_file
-from orchestration import jobs, telegram_assets
+from orchestration import ebird_assets, ebird_jobs, jobs, telegram_assets
 from orchestration.resources import build_resources
 
 # Settings may live in a .env file at the project root; variables already set win.
@@ -32,10 +33,15 @@ def _executor() -> dg.ExecutorDefinition:
 
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([telegram_assets]),
-    asset_checks=dg.load_asset_checks_from_modules([telegram_assets]),
-    jobs=[jobs.daily_pipeline_job],
-    schedules=[jobs.daily_pipeline_schedule],
-    resources=build_resources(),
+    assets=dg.load_assets_from_modules([telegram_assets, ebird_assets]),
+    asset_checks=dg.load_asset_checks_from_modules([telegram_assets, ebird_assets]),
+    jobs=[
+        jobs.daily_pipeline_job,
+        ebird_jobs.daily_ebird_pipeline,
+        ebird_jobs.ebird_historic_backfill,
+    ],
+    schedules=[jobs.daily_pipeline_schedule, ebird_jobs.daily_ebird_schedule],
+    sensors=[ebird_jobs.ebird_api_availability_sensor],
+    resources={**build_resources(), "dlt": DagsterDltResource()},
     executor=_executor(),
 )

@@ -116,6 +116,29 @@ class DetectorResource(dg.ConfigurableResource):
         )
 
 
+class EbirdResource(dg.ConfigurableResource):
+    """The eBird API 2.0 and dlt's pipelines directory. The token is an ``EnvVar``."""
+
+    api_token: str | None = None
+    regions: str = "US-NY"
+    back_days: int = 14
+    api_base_url: str = "https://api.ebird.org/v2"
+    dlt_data_dir: str = "data/dlt"
+
+    def settings(self):
+        from databox.ebird.settings import ebird_settings_from_env
+
+        return ebird_settings_from_env(
+            {
+                "EBIRD_API_TOKEN": self.api_token or "",
+                "EBIRD_REGIONS": self.regions,
+                "EBIRD_BACK_DAYS": str(self.back_days),
+                "EBIRD_API_BASE_URL": self.api_base_url,
+                "DLT_DATA_DIR": self.dlt_data_dir,
+            }
+        )
+
+
 def build_resources() -> dict[str, Any]:
     return {
         "warehouse": WarehouseResource(
@@ -138,5 +161,12 @@ def build_resources() -> dict[str, Any]:
             product_classes=os.environ.get("YOLO_PRODUCT_CLASSES", ""),
             threads=int(os.environ["YOLO_THREADS"]) if os.environ.get("YOLO_THREADS") else None,
             processed_dir=env_or_default("PROCESSED_DATA_DIR", "data/processed"),
+        ),
+        "ebird": EbirdResource(
+            api_token=env_or_default("EBIRD_API_TOKEN", None),
+            regions=env_or_default("EBIRD_REGIONS", "US-NY"),
+            back_days=int(os.environ.get("EBIRD_BACK_DAYS", "14") or 14),
+            api_base_url=env_or_default("EBIRD_API_BASE_URL", "https://api.ebird.org/v2"),
+            dlt_data_dir=env_or_default("DLT_DATA_DIR", "data/dlt"),
         ),
     }

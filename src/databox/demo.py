@@ -31,8 +31,11 @@ concurrency:
 """
 
 
-def demo_environment(workdir: Path, telegram_base_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+DEMO_EBIRD_TOKEN = "demo-token"  # the local replica's token; never a real one
+
+
+def demo_environment(workdir: Path, telegram_base_url: str, ebird_base_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "EBIRD_"))}
     env.update(
         {
             "DATABASE_URL": f"duckdb:///{workdir / 'warehouse.duckdb'}",
@@ -41,6 +44,10 @@ def demo_environment(workdir: Path, telegram_base_url: str) -> dict[str, str]:
             "DAGSTER_HOME": str(workdir / "dagster_home"),
             "TELEGRAM_WEB_BASE_URL": telegram_base_url,
             "TELEGRAM_CHANNELS": "CheMed123,lobelia4cosmetics,tikvahpharma",
+            "EBIRD_API_TOKEN": DEMO_EBIRD_TOKEN,
+            "EBIRD_API_BASE_URL": ebird_base_url,
+            "EBIRD_REGIONS": "US-NY,US-CA,KE",
+            "DLT_DATA_DIR": str(workdir / "dlt"),
             # One process for the whole run: the demo is about the data, not step isolation.
             "DATABOX_EXECUTOR": env.get("DATABOX_EXECUTOR", "in_process"),
             "DAGSTER_DISABLE_TELEMETRY": "1",
@@ -112,6 +119,38 @@ def print_detections(database_url: str, processed_dir: Path) -> None:
     )
 
 
+def print_ebird(database_url: str) -> None:
+    from databox.warehouse import connect
+
+    wh = connect(database_url)
+    print("\neBird (raw_ebird → staging → marts, quality):")
+    for table in (
+        "raw_ebird.recent_observations",
+        "raw_ebird.notable_observations",
+        "raw_ebird.taxonomy",
+        "raw_ebird.hotspots",
+        "marts.fct_daily_species_counts",
+        "marts.fct_notable_sightings",
+        "marts.fct_hotspot_activity",
+    ):
+        print(f"  {table:<34} {wh.query(f'select count(*) as n from {table}')[0]['n']:>6} rows")
+    quality = wh.query(
+        "select sum(case when passed then 1 else 0 end) as passed, "
+        "sum(case when skipped then 1 else 0 end) as skipped, count(*) as n "
+        "from quality.data_quality_results"
+    )[0]
+    print(
+        f"  quality.data_quality_results: {quality['passed']} of {quality['n']} checks passed, "
+        f"{quality['skipped']} skipped (tables not loaded)"
+    )
+    top = wh.query(
+        "select region_code, species_code, sum(individuals_counted) as birds from marts.fct_daily_species_counts "
+        "group by region_code, species_code order by birds desc nulls last limit 3"
+    )
+    for row in top:
+        print(f"  most counted: {row['region_code']} {row['species_code']}: {row['birds']}")
+
+
 def _model_available() -> str | None:
     """None when a detector model can be found, else the message saying how to get one."""
     from databox.detect import resolve_model_path
@@ -139,9 +178,11 @@ def run_demo(
     photos = find_sample_photos()
     log(f"replica photos: {len(photos)} from {photos[0].parent if photos else 'nowhere'}")
     corpus = build_demo_corpus(photos)
-    with TelegramWebReplica(corpus) as replica:
-        log(f"t.me replica serving on {replica.base_url}")
-        env = demo_environment(root, replica.base_url)
+    from databox.replica.ebird_api import EbirdApiReplica
+
+    with TelegramWebReplica(corpus) as replica, EbirdApiReplica(token=DEMO_EBIRD_TOKEN) as ebird:
+        log(f"t.me replica serving on {replica.base_url}; eBird replica on {ebird.base_url}")
+        env = demo_environment(root, replica.base_url, ebird.base_url)
         missing_model = _model_available()
         if missing_model is None:
             seconds = run_dagster(
@@ -159,9 +200,23 @@ def run_demo(
                 log,
             )  # fmt: skip
             log(f"scrape_telegram and load_raw_data succeeded in {seconds:.1f} s")
+        seconds = run_dagster(
+            [
+                "job",
+                "execute",
+                "-f",
+                "orchestration/dagster_project.py",
+                "-j",
+                "daily_ebird_pipeline",
+            ],
+            env,
+            log,
+        )
+        log(f"daily_ebird_pipeline succeeded in {seconds:.1f} s")
     print_summary(env["DATABASE_URL"])
     if missing_model is None:
         print_detections(env["DATABASE_URL"], root / "processed")
+    print_ebird(env["DATABASE_URL"])
     print(f"\nDemo data in {root} (DAGSTER_HOME={root / 'dagster_home'}).")
     print(
         f"Browse it: DAGSTER_HOME={root / 'dagster_home'} DATABASE_URL={env['DATABASE_URL']} "

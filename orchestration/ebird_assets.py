@@ -1,0 +1,306 @@
+"""eBird pipeline assets: dlt ingestion → SQLMesh models → data quality.
+
+* ``ebird_assets``: one asset per dlt resource (recent and notable observations,
+  taxonomy, hotspots), keyed ``raw_ebird/<table>`` by a translator so the SQLMesh
+  models' dependencies on the raw tables connect in the lineage graph.
+* ``ebird_historic_assets``: ``raw_ebird/historic_observations``, daily-partitioned:
+  the unit of backfills (UI or ``dagster asset materialize --partition``).
+* ``sqlmesh_staging`` / ``sqlmesh_marts``: one asset per SQLMesh model, run with
+  ``sqlmesh.Context`` from Python (plan + apply + run; never a CLI prompt).
+* ``data_quality_checks``: every quality check, written to
+  ``quality.data_quality_results``; plus Dagster asset checks on raw (blocking) and
+  modelled tables.
+"""
+
+import os
+from contextlib import nullcontext
+from datetime import date
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from databox.ebird.pipeline import DEFAULT_DATASET, duckdb_lock_path, make_pipeline
+from databox.ebird.settings import DEFAULT_REGIONS, ebird_settings_from_env
+from databox.transform.dag import load_dag
+from orchestration.resources import EbirdResource, WarehouseResource
+from orchestration.telegram_assets import TRANSIENT_RETRY, WAREHOUSE_POOL, _markdown_table
+
+EBIRD_GROUP = "ebird"
+#: dlt resources of the unpartitioned ingestion, in the order the source yields them.
+DAILY_RESOURCES = ("recent_observations", "notable_observations", "taxonomy", "hotspots")
+HISTORIC_RESOURCE = "historic_observations"
+HISTORY_START = os.environ.get("EBIRD_HISTORY_START", "2025-01-01")
+
+
+def raw_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey([DEFAULT_DATASET, table])
+
+
+def model_key(model: str) -> dg.AssetKey:
+    return dg.AssetKey(model.split("."))
+
+
+class EbirdDltTranslator(DagsterDltTranslator):
+    """``raw_ebird/<resource>``: the same names the SQLMesh project's external models
+    use, so lineage runs raw → staging → marts. No upstream source assets: the API is
+    outside the platform."""
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
+        spec = super().get_asset_spec(data)
+        return spec.replace_attributes(
+            key=raw_key(data.resource.name), deps=[], group_name=EBIRD_GROUP
+        )
+
+
+def _definition_source(resources: tuple[str, ...], historic: bool):
+    """A source object for dagster-dlt to read resource names from at load time; each
+    run builds a fresh one with the real settings (a dlt source is one-shot)."""
+    from databox.ebird.source import ebird_source
+
+    source = ebird_source(
+        None, DEFAULT_REGIONS, historic_date=date(2000, 1, 1) if historic else None
+    )
+    return source.with_resources(*resources)
+
+
+def _definition_pipeline():
+    settings = ebird_settings_from_env({})
+    return make_pipeline("duckdb:///data/warehouse.duckdb", pipelines_dir=settings.pipelines_dir)
+
+
+def _run_dlt(context, dlt: DagsterDltResource, ebird: EbirdResource, warehouse: WarehouseResource,
+             resources: tuple[str, ...], historic_date: date | None, pipeline_name: str):  # fmt: skip
+    from databox.ebird.pipeline import make_ebird_source
+    from databox.ebird.source import ExtractFailures
+
+    settings = ebird.settings()
+    settings.require_token()
+    database_url = warehouse.settings().database_url
+    failures = ExtractFailures()
+    source = make_ebird_source(settings, historic_date=historic_date, failures=failures)
+    pipeline = make_pipeline(
+        database_url, pipelines_dir=settings.pipelines_dir, pipeline_name=pipeline_name
+    )
+    lock = duckdb_lock_path(database_url)
+    from databox.filelock import file_lock
+
+    # DuckDB admits one writer process: wait for any other writer instead of failing.
+    with file_lock(lock) if lock else nullcontext():
+        yield from dlt.run(
+            context=context, dlt_source=source.with_resources(*resources), dlt_pipeline=pipeline
+        )
+    # Regions that failed are reported after the others' rows were loaded.
+    failures.raise_if_any()
+
+
+@dlt_assets(
+    dlt_source=_definition_source(DAILY_RESOURCES, historic=False),
+    dlt_pipeline=_definition_pipeline(),
+    name="ebird_assets",
+    dagster_dlt_translator=EbirdDltTranslator(),
+    pool=WAREHOUSE_POOL,
+)
+def ebird_assets(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    ebird: EbirdResource,
+    warehouse: WarehouseResource,
+):
+    yield from _run_dlt(context, dlt, ebird, warehouse, DAILY_RESOURCES, None, "ebird")
+
+
+ebird_daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START, end_offset=0)
+
+
+@dlt_assets(
+    dlt_source=_definition_source((HISTORIC_RESOURCE,), historic=True),
+    dlt_pipeline=_definition_pipeline(),
+    name="ebird_historic_assets",
+    dagster_dlt_translator=EbirdDltTranslator(),
+    partitions_def=ebird_daily_partitions,
+    pool=WAREHOUSE_POOL,
+)
+def ebird_historic_assets(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    ebird: EbirdResource,
+    warehouse: WarehouseResource,
+):
+    day = date.fromisoformat(context.partition_key)
+    # One dlt pipeline (state directory) per date, so a backfill's runs never share one.
+    yield from _run_dlt(
+        context, dlt, ebird, warehouse, (HISTORIC_RESOURCE,), day, f"ebird_historic_{day:%Y%m%d}"
+    )
+
+
+# -- SQLMesh ------------------------------------------------------------------------
+
+DAG = load_dag()
+
+
+class TransformConfig(dg.Config):
+    """Recompute these days too (YYYY-MM-DD, inclusive), e.g. after backfilling historic
+    dates older than the incremental models' 30-day lookback."""
+
+    restate_start: str | None = None
+    restate_end: str | None = None
+
+
+def _model_specs(schema: str) -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(
+            key=model_key(model),
+            deps=[model_key(u) for u in DAG.deps[model]],
+            group_name=EBIRD_GROUP,
+            kinds={"sqlmesh"},
+            description=f"SQLMesh model {model} ({DAG.kinds[model]}).",
+            metadata={"sqlmesh_kind": DAG.kinds[model]},
+        )
+        for model in DAG.models(schema)
+    ]
+
+
+def _plan_and_apply(context, warehouse: WarehouseResource, config: TransformConfig, schema: str):
+    from databox.transform.runner import SqlMeshRunner
+
+    models = DAG.models(schema)
+    with SqlMeshRunner(warehouse.settings().database_url) as runner:
+        summary = runner.plan_and_apply(
+            start=config.restate_start, end=config.restate_end, select_models=models
+        )
+    context.log.info(str(summary))
+    for model in models:
+        first_last = summary.evaluated.get(model)
+        yield dg.MaterializeResult(
+            asset_key=model_key(model),
+            metadata={
+                "evaluated_days": f"{first_last[0]} → {first_last[1]}" if first_last else "none",
+                "changed": model in summary.changed_models,
+                "plan_seconds": round(summary.seconds, 2),
+            },
+        )
+
+
+@dg.multi_asset(
+    name="sqlmesh_staging", specs=_model_specs("staging"), pool=WAREHOUSE_POOL,
+    retry_policy=TRANSIENT_RETRY,
+)  # fmt: skip
+def sqlmesh_staging(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: TransformConfig
+):
+    yield from _plan_and_apply(context, warehouse, config, "staging")
+
+
+@dg.multi_asset(
+    name="sqlmesh_marts", specs=_model_specs("marts"), pool=WAREHOUSE_POOL,
+    retry_policy=TRANSIENT_RETRY,
+)  # fmt: skip
+def sqlmesh_marts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: TransformConfig
+):
+    yield from _plan_and_apply(context, warehouse, config, "marts")
+
+
+# -- Quality ------------------------------------------------------------------------
+
+
+def _outcome_rows(outcomes) -> list[dict]:
+    return [
+        {
+            "check": o.name,
+            "table": o.table,
+            "severity": o.severity,
+            "result": "skipped" if o.skipped else ("pass" if o.passed else "FAIL"),
+            "failing_rows": o.failing_rows,
+        }
+        for o in outcomes
+    ]
+
+
+def _table_check(table: str, blocking: bool):
+    schema, name = table.split(".")
+
+    @dg.asset_check(
+        asset=dg.AssetKey([schema, name]),
+        name="quality",
+        blocking=blocking,
+        description=(
+            f"Keys not null and unique, coordinates in range, dates not in the future on {table}"
+            + (" (blocking: downstream models do not build on bad rows)." if blocking else ".")
+        ),
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        from databox.ebird.quality import run_quality_checks
+
+        outcomes = run_quality_checks(warehouse.connect(), tables={table})
+        failed = [o for o in outcomes if not o.skipped and not o.passed and o.severity == "error"]
+        warned = [o for o in outcomes if not o.skipped and not o.passed and o.severity != "error"]
+        return dg.AssetCheckResult(
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "failed": len(failed),
+                "warnings": len(warned),
+                "checks": dg.MetadataValue.md(
+                    _markdown_table(
+                        _outcome_rows(outcomes), ["check", "severity", "result", "failing_rows"]
+                    )
+                ),
+            },
+        )
+
+    return _check
+
+
+RAW_CHECKED = ("recent_observations", "notable_observations", "taxonomy", "hotspots")
+raw_quality_checks = [_table_check(f"{DEFAULT_DATASET}.{t}", blocking=True) for t in RAW_CHECKED]
+model_quality_checks = [
+    _table_check(m, blocking=False)
+    for m in ("staging.stg_ebird_observations", "marts.fct_daily_species_counts")
+]
+
+
+@dg.asset(
+    group_name=EBIRD_GROUP,
+    deps=[model_key(m) for m in DAG.models("marts")],
+    kinds={"python", "sql"},
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Runs every data quality check on the raw and modelled eBird tables and writes "
+        "the outcomes to quality.data_quality_results (one row per check and run). Fails "
+        "when an error-severity check fails, after writing the results."
+    ),
+)
+def data_quality_checks(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    from databox.ebird.quality import run_quality_checks, summarise, write_results
+
+    wh = warehouse.connect()
+    outcomes = run_quality_checks(wh)
+    write_results(wh, outcomes, context.run_id)
+    errors, warnings = summarise(outcomes)
+    metadata = {
+        "checks": len(outcomes),
+        "passed": sum(1 for o in outcomes if o.passed and not o.skipped),
+        "failed": len(errors),
+        "warnings": len(warnings),
+        "skipped": sum(1 for o in outcomes if o.skipped),
+        "results": dg.MetadataValue.md(
+            _markdown_table(
+                _outcome_rows(outcomes), ["check", "table", "severity", "result", "failing_rows"]
+            )
+        ),
+    }
+    for w in warnings:
+        context.log.warning(f"quality warning: {w.name} on {w.table}: {w.failing_rows} rows")
+    if errors:
+        listed = "; ".join(f"{o.name} on {o.table}: {o.failing_rows} rows" for o in errors)
+        raise dg.Failure(
+            description=f"{len(errors)} data quality checks failed: {listed}. "
+            "Details in quality.data_quality_results.",
+            metadata=metadata,
+            allow_retries=False,
+        )
+    return dg.MaterializeResult(metadata=metadata)

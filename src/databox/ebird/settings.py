@@ -1,0 +1,150 @@
+"""eBird settings from the environment (and ``.env``), validated once at start-up.
+
+| variable | default | meaning |
+|---|---|---|
+| EBIRD_API_TOKEN | (none) | API key; required by every call except taxonomy |
+| EBIRD_REGIONS | US-NY | comma list of region codes (country, subnational1/2, L-location) |
+| EBIRD_BACK_DAYS | 14 | days the recent/notable endpoints look back, 1..30 |
+| EBIRD_API_BASE_URL | https://api.ebird.org/v2 | the API root (a replica's ``…/v2`` in tests) |
+| DLT_DATA_DIR | data/dlt | dlt's working directory; pipelines live in ``<it>/pipelines`` |
+
+The token is held in memory only: it is left out of ``repr`` and ``redacted()``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from databox.config import load_dotenv_file, resolve_path
+from databox.errors import ConfigError
+
+if TYPE_CHECKING:
+    from databox.ebird.client import EbirdClient
+
+DEFAULT_BASE_URL = "https://api.ebird.org/v2"
+DEFAULT_REGIONS = ("US-NY",)
+DEFAULT_BACK_DAYS = 14
+DEFAULT_DLT_DATA_DIR = Path("data") / "dlt"
+
+#: Country (US), subnational1 (US-NY), subnational2 (US-NY-109) or location (L123).
+#: The API rejects lowercase codes (§1.4), so we upper-case what we are given.
+REGION_CODE = re.compile(r"^(?:[A-Z]{2}(?:-[A-Z0-9]{1,3}){0,2}|L\d+)$")
+
+
+def validate_regions(
+    regions: Iterable[str] | str, *, name: str = "EBIRD_REGIONS"
+) -> tuple[str, ...]:
+    """``"us-ny, KE"`` or ``["US-NY", "KE"]`` → ``("US-NY", "KE")``; duplicates dropped."""
+    items = regions.split(",") if isinstance(regions, str) else list(regions)
+    codes = [str(r).strip().upper() for r in items if str(r).strip()]
+    bad = [c for c in codes if not REGION_CODE.match(c)]
+    if bad:
+        raise ConfigError(
+            f"{name}: {', '.join(map(repr, bad))} is not an eBird region code; use a country "
+            "(US), subnational1 (US-NY), subnational2 (US-NY-109) or location (L123) code"
+        )
+    if not codes:
+        raise ConfigError(f"{name} is empty; give a comma-separated list such as US-NY,KE")
+    return tuple(dict.fromkeys(codes))
+
+
+def validate_back_days(value: int | str, *, name: str = "EBIRD_BACK_DAYS") -> int:
+    try:
+        back = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number of days (1..30), got {value!r}") from None
+    if not 1 <= back <= 30:
+        # The API's own limit; older data needs the historic endpoint (§1.2).
+        raise ConfigError(f"{name} must be between 1 and 30 (the eBird API's limit), got {back}")
+    return back
+
+
+@dataclass(frozen=True)
+class EbirdSettings:
+    api_token: str | None = field(default=None, repr=False)
+    regions: tuple[str, ...] = DEFAULT_REGIONS
+    back_days: int = DEFAULT_BACK_DAYS
+    api_base_url: str = DEFAULT_BASE_URL
+    #: dlt's data directory (as dlt's own DLT_DATA_DIR); see ``pipelines_dir``.
+    dlt_data_dir: Path = DEFAULT_DLT_DATA_DIR
+    # HTTP behaviour (not read from the environment; tests shorten them).
+    request_timeout: float = 30.0
+    max_attempts: int = 5
+    backoff_factor: float = 1.0
+    max_retry_delay: float = 60.0
+
+    def __post_init__(self) -> None:
+        # Validate direct construction too, not only from_env.
+        object.__setattr__(self, "regions", validate_regions(self.regions))
+        object.__setattr__(self, "back_days", validate_back_days(self.back_days))
+        object.__setattr__(self, "api_base_url", _validate_base_url(self.api_base_url))
+        object.__setattr__(self, "dlt_data_dir", Path(self.dlt_data_dir))
+
+    @property
+    def pipelines_dir(self) -> Path:
+        """Where dlt keeps pipeline state: ``<DLT_DATA_DIR>/pipelines``, the layout dlt
+        itself uses, so ``DLT_DATA_DIR=… dlt pipeline ebird info`` finds it."""
+        return self.dlt_data_dir / "pipelines"
+
+    def require_token(self) -> str:
+        if not self.api_token:
+            raise ConfigError(
+                "EBIRD_API_TOKEN is not set; get a key at https://ebird.org/api/keygen "
+                "and put it in the environment or .env"
+            )
+        return self.api_token
+
+    def client(self) -> EbirdClient:
+        """A fresh client with these settings (the token is checked per request)."""
+        from databox.ebird.client import EbirdClient
+
+        return EbirdClient(
+            self.api_token,
+            self.api_base_url,
+            timeout=self.request_timeout,
+            max_attempts=self.max_attempts,
+            backoff_factor=self.backoff_factor,
+            max_retry_delay=self.max_retry_delay,
+        )
+
+    def redacted(self) -> dict[str, object]:
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["api_token"] = "***" if self.api_token else None
+        return out
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
+        return f"EbirdSettings({inner})"
+
+
+def _validate_base_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise ConfigError(f"EBIRD_API_BASE_URL must be an http(s) URL, got {url!r}")
+    return url
+
+
+def ebird_settings_from_env(env: Mapping[str, str] | None = None) -> EbirdSettings:
+    """Read the EBIRD_* variables (and DLT_DATA_DIR). With ``env=None`` the process
+    environment is used, after loading ``.env`` without overriding anything."""
+    if env is None:
+        load_dotenv_file()
+        env = os.environ
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value.strip() if value and value.strip() else None
+
+    return EbirdSettings(
+        api_token=get("EBIRD_API_TOKEN"),
+        regions=validate_regions(get("EBIRD_REGIONS") or ",".join(DEFAULT_REGIONS)),
+        back_days=validate_back_days(get("EBIRD_BACK_DAYS") or DEFAULT_BACK_DAYS),
+        api_base_url=get("EBIRD_API_BASE_URL") or DEFAULT_BASE_URL,
+        dlt_data_dir=resolve_path(get("DLT_DATA_DIR") or DEFAULT_DLT_DATA_DIR),
+    )

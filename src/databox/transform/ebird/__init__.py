@@ -1,0 +1,1 @@
+"""The eBird SQLMesh project (raw_ebird → staging → marts); see README.md."""

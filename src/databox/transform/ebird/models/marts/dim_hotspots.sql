@@ -1,0 +1,25 @@
+/* Hotspots as a dimension: one row per loc_id. */
+MODEL (
+  name marts.dim_hotspots,
+  kind FULL,
+  grain loc_id,
+  audits (
+    not_null(columns := (loc_id, loc_name, lat, lng)),
+    unique_values(columns := (loc_id)),
+    accepted_range(column := lat, min_v := -90, max_v := 90),
+    accepted_range(column := lng, min_v := -180, max_v := 180)
+  )
+);
+
+SELECT
+  loc_id,
+  loc_name,
+  country_code,
+  subnational1_code,
+  subnational2_code,
+  lat,
+  lng,
+  latest_obs_date,
+  num_species_all_time,
+  latest_obs_date IS NULL AS is_never_birded
+FROM staging.stg_ebird_hotspots

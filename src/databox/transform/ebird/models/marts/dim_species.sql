@@ -1,0 +1,27 @@
+/* The taxonomy as a dimension: one row per eBird taxon code. */
+MODEL (
+  name marts.dim_species,
+  kind FULL,
+  grain species_code,
+  audits (
+    not_null(columns := (species_code, com_name, sci_name, category)),
+    unique_values(columns := (species_code))
+  )
+);
+
+SELECT
+  species_code,
+  com_name,
+  sci_name,
+  category,
+  category = 'species' AS is_species,
+  taxon_order,
+  order_name,
+  family_code,
+  family_com_name,
+  family_sci_name,
+  report_as,
+  is_extinct,
+  extinct_year,
+  banding_codes_json
+FROM staging.stg_ebird_taxonomy

@@ -1,0 +1,45 @@
+/* Per hotspot: what our loaded observations saw there (observations, checklists,
+   distinct species, first/last observed date), next to eBird's own all-time figures.
+   Every hotspot has a row (zeros when we hold no observation there); observations at
+   private locations, which are not hotspots, are left out. */
+MODEL (
+  name marts.fct_hotspot_activity,
+  kind FULL,
+  grain loc_id,
+  audits (
+    not_null(columns := (loc_id, observations, checklists, distinct_species)),
+    unique_values(columns := (loc_id)),
+    accepted_range(column := observations, min_v := 0),
+    not_in_future(column := last_observed_date)
+  )
+);
+
+WITH activity AS (
+  SELECT
+    loc_id,
+    COUNT(*) AS observations,
+    COUNT(DISTINCT sub_id) AS checklists,
+    COUNT(DISTINCT species_code) AS distinct_species,
+    MIN(obs_date) AS first_observed_date,
+    MAX(obs_date) AS last_observed_date
+  FROM staging.stg_ebird_observations
+  GROUP BY loc_id
+)
+SELECT
+  h.loc_id,
+  h.loc_name,
+  h.country_code,
+  h.subnational1_code,
+  h.subnational2_code,
+  h.lat,
+  h.lng,
+  CAST(COALESCE(a.observations, 0) AS BIGINT) AS observations,
+  CAST(COALESCE(a.checklists, 0) AS BIGINT) AS checklists,
+  CAST(COALESCE(a.distinct_species, 0) AS BIGINT) AS distinct_species,
+  a.first_observed_date,
+  a.last_observed_date,
+  h.latest_obs_date AS ebird_latest_obs_date,  -- eBird's all-time latest, any observer
+  h.num_species_all_time AS ebird_num_species_all_time
+FROM marts.dim_hotspots AS h
+LEFT JOIN activity AS a
+  ON a.loc_id = h.loc_id

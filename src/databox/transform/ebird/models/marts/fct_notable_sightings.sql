@@ -1,0 +1,47 @@
+/* Notable sightings with their taxonomy (family, order, category). LEFT JOIN: a
+   sighting of a taxon missing from the loaded taxonomy is kept, with NULL names. */
+MODEL (
+  name marts.fct_notable_sightings,
+  kind FULL,
+  grain (sub_id, species_code),
+  audits (
+    not_null(columns := (sub_id, species_code, obs_date, region_code)),
+    unique_combination_of_columns(columns := (sub_id, species_code)),
+    accepted_range(column := lat, min_v := -90, max_v := 90),
+    accepted_range(column := lng, min_v := -180, max_v := 180),
+    accepted_range(column := how_many, min_v := 0),
+    not_in_future(column := obs_date)
+  )
+);
+
+SELECT
+  n.sub_id,
+  n.species_code,
+  n.obs_id,
+  n.obs_date,
+  n.obs_at,
+  n.region_code,
+  n.country_code,
+  n.subnational1_code,
+  n.subnational2_code,
+  n.loc_id,
+  n.loc_name,
+  n.location_private,
+  n.lat,
+  n.lng,
+  n.how_many,
+  n.is_presence_only,
+  n.obs_valid,
+  n.obs_reviewed,
+  n.user_display_name,
+  n.com_name,
+  n.sci_name,
+  t.category,
+  t.order_name,
+  t.family_code,
+  t.family_com_name,
+  t.family_sci_name,
+  t.taxon_order
+FROM staging.stg_ebird_notable_observations AS n
+LEFT JOIN staging.stg_ebird_taxonomy AS t
+  ON t.species_code = n.species_code

@@ -1,0 +1,230 @@
+"""The eBird pipeline through Dagster: the seed's CLI commands against the local eBird
+replica, backfills, failures, the quality gate, the schedule and the sensor."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import dagster as dg
+import pytest
+
+from databox.replica.ebird_api import EbirdApiReplica
+from databox.warehouse import connect
+from tests.dagster_helpers import REPO_ROOT, dagster, pipeline_env
+
+MARTS = ("fct_daily_species_counts", "fct_notable_sightings", "fct_hotspot_activity", "dim_species")
+
+
+@pytest.fixture(scope="module")
+def replica():
+    with EbirdApiReplica() as server:
+        yield server
+
+
+def ebird_env(tmp_path, replica, database_url, **extra):
+    settings = {
+        "EBIRD_API_TOKEN": "test-token",
+        "EBIRD_API_BASE_URL": replica.base_url,
+        "EBIRD_REGIONS": "US-NY,KE",
+        "DLT_DATA_DIR": str(tmp_path / "dlt"),
+        "DATABOX_EXECUTOR": "in_process",
+        **extra,
+    }
+    return pipeline_env(
+        tmp_path, database_url=database_url, telegram_base_url="http://127.0.0.1:9", **settings
+    )
+
+
+def counts(url: str) -> dict[str, int]:
+    wh = connect(url)
+    tables = [
+        f"raw_ebird.{t}"
+        for t in ("recent_observations", "notable_observations", "taxonomy", "hotspots")
+    ]
+    tables += [f"marts.{m}" for m in MARTS]
+    return {t: wh.query(f"select count(*) as n from {t}")[0]["n"] for t in tables}
+
+
+def keys(url: str) -> list:
+    return connect(url).query(
+        "select sub_id, species_code from raw_ebird.recent_observations order by 1, 2"
+    )
+
+
+def execute_seed_command(env):
+    # The seed's documented form: from the orchestration directory.
+    return dagster(
+        ["job", "execute", "-f", "dagster_project.py", "-j", "daily_ebird_pipeline"],
+        env,
+        cwd=REPO_ROOT / "orchestration",
+    )
+
+
+@pytest.mark.slow
+def test_daily_ebird_pipeline_on_duckdb_twice(tmp_path, replica, duckdb_url):
+    env = ebird_env(tmp_path, replica, duckdb_url)
+    proc = execute_seed_command(env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    first = counts(duckdb_url)
+    assert all(n > 0 for n in first.values()), first
+    # Several species of one checklist stay separate rows.
+    per_checklist = connect(duckdb_url).query(
+        "select max(n) as most from (select sub_id, count(*) as n "
+        "from raw_ebird.recent_observations group by sub_id) t"
+    )
+    assert per_checklist[0]["most"] > 1
+    results = connect(duckdb_url).query(
+        "select count(*) as n, sum(case when passed then 1 else 0 end) as ok "
+        "from quality.data_quality_results"
+    )
+    assert results[0]["n"] > 0
+
+    first_keys = keys(duckdb_url)
+    proc = execute_seed_command(env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert counts(duckdb_url) == first
+    assert keys(duckdb_url) == first_keys
+
+
+@pytest.mark.slow
+def test_daily_ebird_pipeline_on_postgres(tmp_path, replica, pg_url):
+    proc = execute_seed_command(ebird_env(tmp_path, replica, pg_url))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert all(n > 0 for n in counts(pg_url).values())
+
+
+@pytest.mark.slow
+def test_bad_token_fails_the_run_with_a_clear_message(tmp_path, replica, duckdb_url):
+    env = ebird_env(tmp_path, replica, duckdb_url, EBIRD_API_TOKEN="wrong-token")
+    proc = execute_seed_command(env)
+    assert proc.returncode != 0
+    assert "EBIRD_API_TOKEN" in proc.stdout + proc.stderr
+    assert "wrong-token" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_historic_backfill_of_three_days(tmp_path, replica, duckdb_url):
+    env = ebird_env(tmp_path, replica, duckdb_url)
+    today = datetime.now(timezone.utc).date()
+    days = [(today - timedelta(days=n)).isoformat() for n in (3, 2, 1)]
+    for day in days:
+        proc = dagster(
+            ["asset", "materialize", "-f", "orchestration/dagster_project.py",
+             "--select", "raw_ebird/historic_observations", "--partition", day],
+            env,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = connect(duckdb_url).query(
+        "select cast(obs_date as varchar) as d, count(*) as n from raw_ebird.historic_observations group by 1 order by 1"
+    )
+    assert [r["d"] for r in rows] == days
+    before = {r["d"]: r["n"] for r in rows}
+    # Re-running a date leaves it as it was.
+    proc = dagster(
+        ["asset", "materialize", "-f", "orchestration/dagster_project.py",
+         "--select", "raw_ebird/historic_observations", "--partition", days[1]],
+        env,
+    )  # fmt: skip
+    assert proc.returncode == 0
+    after = connect(duckdb_url).query(
+        "select cast(obs_date as varchar) as d, count(*) as n from raw_ebird.historic_observations group by 1 order by 1"
+    )
+    assert {r["d"]: r["n"] for r in after} == before
+
+
+def test_definitions_wire_the_ebird_pipeline():
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def("daily_ebird_pipeline")
+    keys_ = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert {
+        "raw_ebird/recent_observations",
+        "staging/stg_ebird_observations",
+        "data_quality_checks",
+    } <= keys_
+    assert "raw_ebird/historic_observations" not in keys_  # partitioned: backfilled on its own
+    graph = defs.resolve_asset_graph()
+    stg = graph.get(dg.AssetKey(["staging", "stg_ebird_observations"]))
+    assert {
+        dg.AssetKey(["raw_ebird", "recent_observations"]),
+        dg.AssetKey(["raw_ebird", "historic_observations"]),
+    } <= set(stg.parent_keys)
+    schedule = defs.resolve_schedule_def("daily_ebird_schedule")
+    assert schedule.cron_schedule == "0 6 * * *"
+    raw_check = graph.get_check_spec(
+        dg.AssetCheckKey(dg.AssetKey(["raw_ebird", "recent_observations"]), "quality")
+    )
+    assert raw_check.blocking
+
+
+# -- sensor and schedule decisions ------------------------------------------------------
+
+
+def _instance_with_run(instance: dg.DagsterInstance, day: str, status: dg.DagsterRunStatus):
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    instance.add_run(
+        DagsterRun(
+            job_name="daily_ebird_pipeline",
+            run_id=f"run-{day}-{status.value}".lower(),
+            tags={"ebird/date": day},
+            status=status,
+        )
+    )
+
+
+def _sensor_result(replica_url: str, token: str, instance: dg.DagsterInstance):
+    from orchestration.ebird_jobs import ebird_api_availability_sensor
+    from orchestration.resources import EbirdResource
+
+    context = dg.build_sensor_context(
+        instance=instance,
+        resources={"ebird": EbirdResource(api_token=token, api_base_url=replica_url)},
+    )
+    return ebird_api_availability_sensor(context)
+
+
+def test_sensor_requests_one_run_per_day_when_the_api_is_up(replica):
+    today = datetime.now(timezone.utc).date().isoformat()
+    with dg.instance_for_test() as instance:
+        result = _sensor_result(replica.base_url, "test-token", instance)
+        assert isinstance(result, dg.RunRequest)
+        assert result.run_key == f"daily_ebird_pipeline:{today}"
+        assert result.tags["ebird/date"] == today
+
+        _instance_with_run(instance, today, dg.DagsterRunStatus.SUCCESS)
+        skipped = _sensor_result(replica.base_url, "test-token", instance)
+        assert isinstance(skipped, dg.SkipReason) and "already ran" in skipped.skip_message
+
+
+def test_sensor_retries_after_a_failed_run(replica):
+    today = datetime.now(timezone.utc).date().isoformat()
+    with dg.instance_for_test() as instance:
+        _instance_with_run(instance, today, dg.DagsterRunStatus.FAILURE)
+        assert isinstance(_sensor_result(replica.base_url, "test-token", instance), dg.RunRequest)
+
+
+def test_sensor_skips_with_a_readable_reason(replica):
+    with dg.instance_for_test() as instance:
+        bad = _sensor_result(replica.base_url, "wrong-token", instance)
+        assert isinstance(bad, dg.SkipReason) and "token missing or invalid" in bad.skip_message
+        assert "wrong-token" not in bad.skip_message
+        down = _sensor_result("http://127.0.0.1:9/v2", "test-token", instance)
+        assert isinstance(down, dg.SkipReason) and "unreachable" in down.skip_message
+
+
+def test_schedule_skips_a_day_that_already_ran():
+    from orchestration.ebird_jobs import daily_ebird_schedule
+
+    day = date(2026, 11, 20)
+    when = datetime(day.year, day.month, day.day, 6, tzinfo=timezone.utc)
+    with dg.instance_for_test() as instance:
+        request = daily_ebird_schedule(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        )
+        assert isinstance(request, dg.RunRequest) and request.tags["ebird/date"] == day.isoformat()
+        _instance_with_run(instance, day.isoformat(), dg.DagsterRunStatus.STARTED)
+        skipped = daily_ebird_schedule(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        )
+        assert isinstance(skipped, dg.SkipReason)
