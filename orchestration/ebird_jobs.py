@@ -6,8 +6,9 @@ token on a cheap endpoint and requests the day's run once the API is usable (e.g
 it was down at 06:00, or when the schedule is off). Both tag their runs with the day
 (``ebird/date``) and skip when a run for that day is queued, running or succeeded, so
 they never start two runs for the same day; a failed run does not count, so the
-sensor retries the day once the API is back. The sensor's run key is per day too, so
-Dagster itself refuses a second request from it for the same day.
+sensor retries the day once the API is back. The sensor's run key is the day plus the
+number of failed attempts that day, so Dagster itself refuses a second request for the
+same attempt, while a retry after a failure gets a fresh key.
 """
 
 import os
@@ -51,8 +52,22 @@ def run_for_day_exists(instance: dg.DagsterInstance, day: str) -> bool:
     return bool(records)
 
 
-def _request(day: str, source: str) -> dg.RunRequest:
-    return dg.RunRequest(run_key=f"{JOB_NAME}:{day}", tags={DATE_TAG: day, "ebird/trigger": source})
+def failed_attempts(instance: dg.DagsterInstance, day: str) -> int:
+    return len(
+        instance.get_run_records(
+            dg.RunsFilter(
+                job_name=JOB_NAME,
+                tags={DATE_TAG: day},
+                statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
+            )
+        )
+    )
+
+
+def _request(instance: dg.DagsterInstance, day: str, source: str) -> dg.RunRequest:
+    attempt = failed_attempts(instance, day)
+    run_key = f"{JOB_NAME}:{day}" + (f":retry{attempt}" if attempt else "")
+    return dg.RunRequest(run_key=run_key, tags={DATE_TAG: day, "ebird/trigger": source})
 
 
 @dg.schedule(
@@ -67,7 +82,7 @@ def daily_ebird_schedule(context: dg.ScheduleEvaluationContext):
     day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
     if run_for_day_exists(context.instance, day):
         return dg.SkipReason(f"{JOB_NAME} already ran (or is running) for {day}")
-    return _request(day, "schedule")
+    return _request(context.instance, day, "schedule")
 
 
 @dg.sensor(
@@ -90,4 +105,4 @@ def ebird_api_availability_sensor(context: dg.SensorEvaluationContext, ebird: Eb
     ok, reason = check_api(settings.api_base_url, settings.api_token, region=settings.regions[0])
     if not ok:
         return dg.SkipReason(f"eBird API not usable: {reason}")
-    return _request(day, "sensor")
+    return _request(context.instance, day, "sensor")

@@ -201,7 +201,10 @@ def test_sensor_retries_after_a_failed_run(replica):
     today = datetime.now(timezone.utc).date().isoformat()
     with dg.instance_for_test() as instance:
         _instance_with_run(instance, today, dg.DagsterRunStatus.FAILURE)
-        assert isinstance(_sensor_result(replica.base_url, "test-token", instance), dg.RunRequest)
+        retry = _sensor_result(replica.base_url, "test-token", instance)
+        assert isinstance(retry, dg.RunRequest)
+        # A fresh run key: Dagster would drop a request that reuses the failed run's key.
+        assert retry.run_key == f"daily_ebird_pipeline:{today}:retry1"
 
 
 def test_sensor_skips_with_a_readable_reason(replica):

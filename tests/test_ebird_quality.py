@@ -23,6 +23,7 @@ from databox.ebird.settings import EbirdSettings
 from databox.replica.ebird_api import EbirdApiReplica, build_dataset
 from databox.transform.runner import SqlMeshRunner
 from databox.warehouse import connect
+from tests.ebird_helpers import fast_settings
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*json_encoders.*:DeprecationWarning"),
@@ -51,16 +52,7 @@ def sqlmesh_cache(tmp_path_factory) -> Path:
 
 
 def make_settings(replica, tmp_path: Path) -> EbirdSettings:
-    return EbirdSettings(
-        api_token=TOKEN,
-        regions=REGIONS,
-        api_base_url=replica.base_url,
-        dlt_data_dir=tmp_path / "dlt",
-        max_attempts=2,
-        backoff_factor=0.01,
-        max_retry_delay=0.05,
-        request_timeout=5.0,
-    )
+    return fast_settings(replica, tmp_path, TOKEN, REGIONS)
 
 
 def by_name(outcomes):

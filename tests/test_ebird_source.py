@@ -9,7 +9,6 @@ import pickle
 import socket
 import subprocess
 import sys
-import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -31,8 +30,9 @@ from databox.ebird.pipeline import (
 )
 from databox.ebird.settings import EbirdSettings, ebird_settings_from_env
 from databox.errors import ConfigError
-from databox.filelock import LockTimeout, file_lock
+from databox.filelock import LockTimeout
 from databox.replica.ebird_api import EbirdApiReplica, build_dataset
+from tests.ebird_helpers import fast_settings, lock_held_elsewhere
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
@@ -60,19 +60,10 @@ def _reset(replica):
 
 
 def make_settings(replica, tmp_path: Path, **overrides) -> EbirdSettings:
-    values = {
-        "api_token": TOKEN,
-        "regions": REGIONS,
-        "api_base_url": replica.base_url,
-        "dlt_data_dir": tmp_path / "dlt",
-        # Fast retries: the test exercises dlt's retry, not its patience.
-        "max_attempts": 3,
-        "backoff_factor": 0.01,
-        "max_retry_delay": 0.05,
-        "request_timeout": 5.0,
-        **overrides,
-    }
-    return EbirdSettings(**values)
+    values = {"api_token": TOKEN, "regions": REGIONS, "max_attempts": 3, **overrides}
+    return fast_settings(
+        replica, tmp_path, values.pop("api_token"), values.pop("regions"), **values
+    )
 
 
 def query(url: str, sql: str) -> list[tuple]:
@@ -437,27 +428,13 @@ def test_duckdb_load_takes_the_adapters_lock(replica, duckdb_url, tmp_path):
     assert lock == DuckDBWarehouse(duckdb_url).lock_path
     assert duckdb_lock_path("postgresql://u@h/db") is None
 
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with file_lock(lock):
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(5)
-    try:
-        with pytest.raises(LockTimeout):
-            run_ebird(
-                duckdb_url,
-                make_settings(replica, tmp_path),
-                resources=["taxonomy"],
-                lock_timeout=0.3,
-            )
-    finally:
-        release.set()
-        holder.join()
+    with lock_held_elsewhere(lock), pytest.raises(LockTimeout):
+        run_ebird(
+            duckdb_url,
+            make_settings(replica, tmp_path),
+            resources=["taxonomy"],
+            lock_timeout=0.3,
+        )
     # Released, the pending package from the timed-out run loads on the next run.
     summary = run_ebird(duckdb_url, make_settings(replica, tmp_path), resources=["taxonomy"])
     assert len(summary.load_ids) == 2

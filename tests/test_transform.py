@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,9 +14,10 @@ import pytest
 
 from databox.ebird.pipeline import run_ebird
 from databox.ebird.settings import EbirdSettings
-from databox.filelock import LockTimeout, file_lock
+from databox.filelock import LockTimeout
 from databox.replica.ebird_api import EbirdApiReplica, build_dataset
 from databox.transform.runner import SqlMeshRunner, TransformError
+from tests.ebird_helpers import fast_settings, lock_held_elsewhere
 
 # Warnings from inside SQLMesh 0.236, not ours to fix: its pydantic models use the
 # deprecated json_encoders, and its Postgres adapter hands pandas a psycopg2 connection.
@@ -47,16 +47,7 @@ def sqlmesh_cache(tmp_path_factory) -> Path:
 
 
 def make_settings(replica, tmp_path: Path) -> EbirdSettings:
-    return EbirdSettings(
-        api_token=TOKEN,
-        regions=REGIONS,
-        api_base_url=replica.base_url,
-        dlt_data_dir=tmp_path / "dlt",
-        max_attempts=2,
-        backoff_factor=0.01,
-        max_retry_delay=0.05,
-        request_timeout=5.0,
-    )
+    return fast_settings(replica, tmp_path, TOKEN, REGIONS)
 
 
 def query(url: str, sql: str) -> list[tuple]:
@@ -336,20 +327,6 @@ def test_duckdb_runs_wait_for_the_warehouse_lock(tmp_path, sqlmesh_cache):
     runner = SqlMeshRunner(url, cache_dir=sqlmesh_cache, lock_timeout=0.3)
     assert runner.lock_path == tmp_path / "w.duckdb.lock"
     runner.context()  # parse the models first, so the timeout measures the lock only
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with file_lock(runner.lock_path):
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(5)
-    try:
-        with pytest.raises(LockTimeout):
-            runner.plan_and_apply()
-    finally:
-        release.set()
-        holder.join()
+    with lock_held_elsewhere(runner.lock_path), pytest.raises(LockTimeout):
+        runner.plan_and_apply()
     assert not (tmp_path / "w.duckdb").exists()

@@ -72,8 +72,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  {channel:<24} watermark {lake.read_watermark(channel)}")
     print(f"warehouse: {Settings.redacted(settings)['database_url']}")
     status = warehouse_status(connect(settings.database_url))
+    channels = status.pop("channels", {})
     for key, value in status.items():
         print(f"  {key}: {value}")
+    for channel, info in channels.items():
+        print(
+            f"  {channel:<24} {info['rows']:>7} rows, newest message {info['newest_message_date']}, "
+            f"last loaded {info['last_loaded_at']}"
+        )
     return 0
 
 

@@ -50,9 +50,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from databox.replica.server import LoopbackServer
 
 # -- reference data --------------------------------------------------------------------
 
@@ -716,17 +718,15 @@ def _normalise_prefix(prefix: str) -> str:
     return prefix if prefix.startswith("/v2/") else "/v2" + prefix
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a hung keep-alive connection never blocks shutdown
-    allow_reuse_address = True
-
-
-class EbirdApiReplica:
+class EbirdApiReplica(LoopbackServer):
     """A real HTTP server answering like ``https://api.ebird.org/v2`` from ``dataset``.
 
     ``base_url`` ends in ``/v2`` like the real one. Thread-safe: the dataset, the log
     and the failure rules are guarded by one lock.
     """
+
+    thread_name = "ebird-api-replica"
+    url_path = "/v2"
 
     def __init__(
         self,
@@ -737,55 +737,15 @@ class EbirdApiReplica:
         port: int = 0,
     ):
         self.dataset = dataset or build_dataset()
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self._token = token
         self._lock = threading.RLock()
         self._log: list[LoggedRequest] = []
         self._rules: list[_Rule] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:  # never print the token
         state = f"{self.host}:{self.port}" if self._server else "stopped"
         return f"EbirdApiReplica({state})"
-
-    # -- lifecycle -----------------------------------------------------------------------
-    def start(self) -> EbirdApiReplica:
-        if self._server is not None:
-            return self
-        self._server = _Server((self.host, self.port), self._handler_class())
-        self.port = self._server.server_address[1]
-        # A short poll interval keeps stop() (and so every test) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"ebird-api-replica:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> EbirdApiReplica:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the replica is not running; call start() first")
-        return f"http://{self.host}:{self.port}/v2"
 
     # -- test controls -------------------------------------------------------------------
     @property

@@ -30,9 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html import escape
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from databox.replica.server import LoopbackServer
 
 # -- corpus ----------------------------------------------------------------------------
 
@@ -608,68 +610,25 @@ def render_plain_page(username: str, channel: Channel | None) -> str:
 # -- server ----------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a hung keep-alive connection never blocks shutdown
-    allow_reuse_address = True
-
-
-class TelegramWebReplica:
+class TelegramWebReplica(LoopbackServer):
     """A real HTTP server replaying ``corpus`` as t.me's web preview.
 
     ``request_log`` lists every requested path (with query). ``fail(path, ...)``
     makes a path answer an error status, for retry and failure tests.
     """
 
+    thread_name = "telegram-web-replica"
+
     def __init__(self, corpus: Corpus, host: str = "127.0.0.1", port: int = 0, page_size: int = 20):
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.corpus = corpus
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.page_size = page_size
         self._lock = threading.RLock()
         self._log: list[str] = []
         self._user_agents: set[str] = set()
         self._failures: dict[str, list[int | None]] = {}
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -----------------------------------------------------------------------
-    def start(self) -> TelegramWebReplica:
-        if self._server is not None:
-            return self
-        self._server = _Server((self.host, self.port), self._handler_class())
-        self.port = self._server.server_address[1]
-        # A short poll interval keeps stop() (and so every test) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"telegram-web-replica:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> TelegramWebReplica:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the replica is not running; call start() first")
-        return f"http://{self.host}:{self.port}"
 
     # -- test controls -------------------------------------------------------------------
     @property
