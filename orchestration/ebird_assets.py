@@ -279,7 +279,7 @@ def data_quality_checks(
 
     wh = warehouse.connect()
     outcomes = run_quality_checks(wh)
-    write_results(wh, outcomes, context.run_id)
+    write_results(wh, outcomes, context.run.run_id)
     errors, warnings = summarise(outcomes)
     metadata = {
         "checks": len(outcomes),

@@ -231,3 +231,36 @@ def test_schedule_skips_a_day_that_already_ran():
             dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
         )
         assert isinstance(skipped, dg.SkipReason)
+
+
+def test_data_quality_checks_asset_fails_on_bad_rows_and_records_them(
+    tmp_path, replica, duckdb_url, monkeypatch
+):
+    """Real data loaded and modelled, one bad raw row injected: the seed's
+    data_quality_checks asset writes the results table and then fails the step."""
+    from databox.ebird.pipeline import run_ebird
+    from databox.transform.runner import SqlMeshRunner
+    from orchestration.ebird_assets import data_quality_checks
+    from orchestration.resources import WarehouseResource
+    from tests.ebird_helpers import fast_settings
+
+    run_ebird(duckdb_url, fast_settings(replica, tmp_path, "test-token", ["US-NY"]))
+    with SqlMeshRunner(duckdb_url) as runner:
+        runner.plan_and_apply()
+    resources = {"warehouse": WarehouseResource(database_url=duckdb_url)}
+    assert dg.materialize([data_quality_checks], resources=resources).success
+
+    with connect(duckdb_url).transaction() as tx:
+        tx.execute(
+            "update raw_ebird.recent_observations set lat = 123 where sub_id = (select min(sub_id) from raw_ebird.recent_observations)"
+        )
+    result = dg.materialize([data_quality_checks], resources=resources, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "lat" in failure.step_failure_data.error.message
+    failed = connect(duckdb_url).query(
+        "select check_name, failing_rows from quality.data_quality_results where run_id = %s and not passed and not skipped",
+        [result.run_id],
+    )
+    assert failed and all(r["failing_rows"] >= 1 for r in failed)
+    assert any("lat" in r["check_name"] for r in failed)
