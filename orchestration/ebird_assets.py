@@ -22,6 +22,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from databox.ebird.pipeline import DEFAULT_DATASET, duckdb_lock_path, make_pipeline
 from databox.ebird.settings import DEFAULT_REGIONS, ebird_settings_from_env
+from databox.filelock import file_lock
 from databox.transform.dag import load_dag
 from orchestration.resources import EbirdResource, WarehouseResource
 from orchestration.telegram_assets import TRANSIENT_RETRY, WAREHOUSE_POOL, _markdown_table
@@ -69,8 +70,15 @@ def _definition_pipeline():
     return make_pipeline("duckdb:///data/warehouse.duckdb", pipelines_dir=settings.pipelines_dir)
 
 
-def _run_dlt(context, dlt: DagsterDltResource, ebird: EbirdResource, warehouse: WarehouseResource,
-             resources: tuple[str, ...], historic_date: date | None, pipeline_name: str):  # fmt: skip
+def _run_dlt(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    ebird: EbirdResource,
+    warehouse: WarehouseResource,
+    resources: tuple[str, ...],
+    historic_date: date | None,
+    pipeline_name: str,
+):
     from databox.ebird.pipeline import make_ebird_source
     from databox.ebird.source import ExtractFailures
 
@@ -83,8 +91,6 @@ def _run_dlt(context, dlt: DagsterDltResource, ebird: EbirdResource, warehouse: 
         database_url, pipelines_dir=settings.pipelines_dir, pipeline_name=pipeline_name
     )
     lock = duckdb_lock_path(database_url)
-    from databox.filelock import file_lock
-
     # DuckDB admits one writer process: wait for any other writer instead of failing.
     with file_lock(lock) if lock else nullcontext():
         yield from dlt.run(
