@@ -43,7 +43,6 @@ import io
 import json
 import random
 import re
-import signal
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -1117,14 +1116,7 @@ def serve(
         print(f"  regions: {', '.join(dataset.regions)}; token: the one given with --token")
         # flush: a parent reading our stdout through a pipe sees the URL at once.
         print(f"Use it with: EBIRD_API_BASE_URL={replica.base_url}   (Ctrl-C stops)", flush=True)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-        print("stopping")
+        replica.serve_until_stopped()
 
 
 def main(argv: list[str] | None = None) -> None:

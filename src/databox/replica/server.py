@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TypeVar
@@ -59,6 +60,17 @@ class LoopbackServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    def serve_until_stopped(self) -> None:
+        """Block until Ctrl-C or SIGTERM (``kill``, ``docker stop``), then stop cleanly."""
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("stopping")
 
     @property
     def running(self) -> bool:

@@ -23,7 +23,6 @@ import hashlib
 import mimetypes
 import random
 import re
-import signal
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -823,15 +822,7 @@ def serve(
             kind = "preview" if channel.has_preview else "no preview"
             print(f"  {replica.base_url}/s/{name}  ({len(channel.posts)} posts, {kind})")
         print(f"Use it with: TELEGRAM_WEB_BASE_URL={replica.base_url}   (Ctrl-C stops)")
-        stop = threading.Event()
-        # SIGTERM (docker stop, kill) shuts down as cleanly as Ctrl-C.
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-        print("stopping")
+        replica.serve_until_stopped()
 
 
 def main(argv: list[str] | None = None) -> None:
