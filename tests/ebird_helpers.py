@@ -30,6 +30,13 @@ def fast_settings(
     return EbirdSettings(**values)
 
 
+def reset_replica(replica, token: str) -> None:
+    """Undo a test's failure rules, log and token change on a shared replica."""
+    replica.clear_failures()
+    replica.clear_log()
+    replica.set_token(token)
+
+
 @contextmanager
 def lock_held_elsewhere(path: Path) -> Iterator[None]:
     """Hold the file lock at ``path`` from another thread for the block's duration."""

@@ -22,6 +22,7 @@ from databox.replica.ebird_api import (
     EbirdApiReplica,
     build_dataset,
 )
+from tests.ebird_helpers import reset_replica
 
 TODAY = date(2024, 3, 15)
 TOKEN = "replica-token-123"
@@ -39,9 +40,7 @@ def replica():
 @pytest.fixture(autouse=True)
 def _reset(replica):
     yield
-    replica.clear_failures()
-    replica.clear_log()
-    replica.set_token(TOKEN)
+    reset_replica(replica, TOKEN)
 
 
 @pytest.fixture(scope="module")

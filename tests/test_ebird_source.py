@@ -32,7 +32,7 @@ from databox.ebird.settings import EbirdSettings, ebird_settings_from_env
 from databox.errors import ConfigError
 from databox.filelock import LockTimeout
 from databox.replica.ebird_api import EbirdApiReplica, build_dataset
-from tests.ebird_helpers import fast_settings, lock_held_elsewhere
+from tests.ebird_helpers import fast_settings, lock_held_elsewhere, reset_replica
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
@@ -54,9 +54,7 @@ def replica():
 @pytest.fixture(autouse=True)
 def _reset(replica):
     yield
-    replica.clear_failures()
-    replica.clear_log()
-    replica.set_token(TOKEN)
+    reset_replica(replica, TOKEN)
 
 
 def make_settings(replica, tmp_path: Path, **overrides) -> EbirdSettings:

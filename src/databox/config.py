@@ -9,7 +9,7 @@ memory; ``Settings.redacted()`` is what may be logged or shown.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -58,6 +58,25 @@ def load_dotenv_file(path: Path | None = None) -> None:
         from dotenv import load_dotenv
 
         load_dotenv(path, override=False)
+
+
+def env_or_process(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    """``env`` itself, or the process environment after loading ``.env`` (which never
+    overrides a variable that is already set)."""
+    if env is None:
+        load_dotenv_file()
+        return os.environ
+    return env
+
+
+def env_getter(env: Mapping[str, str]) -> Callable[[str], str | None]:
+    """``get(name)``: the variable stripped, or None when unset or blank."""
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value.strip() if value and value.strip() else None
+
+    return get
 
 
 def redact_url(url: str) -> str:
@@ -150,13 +169,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        if env is None:
-            load_dotenv_file()
-            env = os.environ
-
-        def get(name: str) -> str | None:
-            value = env.get(name)
-            return value.strip() if value and value.strip() else None
+        env = env_or_process(env)
+        get = env_getter(env)
 
         api_id_raw = get("TELEGRAM_API_ID")
         try:

@@ -13,7 +13,6 @@ The token is held in memory only: it is left out of ``repr`` and ``redacted()``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from databox.config import load_dotenv_file, resolve_path
+from databox.config import env_getter, env_or_process, resolve_path
 from databox.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -133,13 +132,7 @@ def _validate_base_url(url: str) -> str:
 def ebird_settings_from_env(env: Mapping[str, str] | None = None) -> EbirdSettings:
     """Read the EBIRD_* variables (and DLT_DATA_DIR). With ``env=None`` the process
     environment is used, after loading ``.env`` without overriding anything."""
-    if env is None:
-        load_dotenv_file()
-        env = os.environ
-
-    def get(name: str) -> str | None:
-        value = env.get(name)
-        return value.strip() if value and value.strip() else None
+    get = env_getter(env_or_process(env))
 
     return EbirdSettings(
         api_token=get("EBIRD_API_TOKEN"),

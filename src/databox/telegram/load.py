@@ -281,6 +281,20 @@ class _ParsedFile:
     superseded: int
 
 
+def _valid_records(
+    records: list, file_time: datetime, bad: list
+) -> Iterator[tuple[int, Any, TelegramMessage]]:
+    """``(index, record, message)`` for each record that validates; each one that does
+    not is appended to ``bad`` as ``(index, record, error)``."""
+    for i, record in enumerate(records):
+        try:
+            msg = _validate(record, file_time)
+        except (InvalidRecord, TypeError, ValueError, OverflowError) as exc:
+            bad.append((i, record, str(exc)))
+            continue
+        yield i, record, msg
+
+
 def _parse_records(
     records: list, rel: str, loaded_at: datetime, file_time: datetime
 ) -> _ParsedFile:
@@ -295,12 +309,7 @@ def _parse_records(
     if unique:
         # The common case: stream, so rows reach the database while later ones are built.
         def stream() -> Iterator[tuple]:
-            for i, record in enumerate(records):
-                try:
-                    msg = _validate(record, file_time)
-                except (InvalidRecord, TypeError, ValueError, OverflowError) as exc:
-                    bad.append((i, record, str(exc)))
-                    continue
+            for _, record, msg in _valid_records(records, file_time, bad):
                 yield _row(msg, record, rel, loaded_at)
 
         return _ParsedFile(stream(), channels, bad, 0)
@@ -308,12 +317,7 @@ def _parse_records(
     # Duplicates in one file (hand-edited, or concatenated): validate everything first,
     # then keep, per key, the copy scraped last (ties: the later one in the file).
     best: dict[tuple, tuple[datetime, int, TelegramMessage]] = {}
-    for i, record in enumerate(records):
-        try:
-            msg = _validate(record, file_time)
-        except (InvalidRecord, TypeError, ValueError, OverflowError) as exc:
-            bad.append((i, record, str(exc)))
-            continue
+    for i, _, msg in _valid_records(records, file_time, bad):
         key = (msg.channel, msg.message_id)
         if key not in best or (msg.scraped_at, i) >= best[key][:2]:
             best[key] = (msg.scraped_at, i, msg)
