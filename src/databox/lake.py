@@ -166,6 +166,15 @@ class DataLake:
         atomic_write_bytes(self._watermark_file(channel), orjson.dumps(payload))
 
     # -- quarantine -----------------------------------------------------------------
+    def quarantine_bytes(self, name: str, data: bytes) -> Path:
+        """Keep ``data`` (an unreadable page, a post block) as ``quarantine/<name>``;
+        ``name`` is relative and may not climb out of the quarantine folder."""
+        target = (self.quarantine_dir / name).resolve()
+        if not target.is_relative_to(self.quarantine_dir.resolve()):
+            raise ValueError(f"quarantine name {name!r} escapes {self.quarantine_dir}")
+        atomic_write_bytes(target, data)
+        return target
+
     def quarantine_copy(self, path: Path, checksum: str) -> Path:
         """Keep a copy of a file that failed to load, named by its checksum so the
         exact bytes that failed are preserved even if the original changes later."""

@@ -54,6 +54,20 @@ RAW_MESSAGES = Table(
         Column("source", "text"),
         Column("scraped_at", "timestamptz", not_null=True),
         Column("raw", "json"),  # the source's own payload (the record's "raw" field)
+        # The content model (telegram/message.py). Added after the first release: an
+        # older table gets them with ALTER TABLE on the next load (ensure_tables).
+        Column("message_type", "text"),  # post | service
+        Column("action", "text"),  # service messages: channel_created, pinned, ...
+        Column("pinned_message_id", "bigint"),
+        Column("new_title", "text"),
+        Column("media_kind", "text"),  # none, photo, album, video, poll, sticker, ...
+        Column("media", "json"),  # the kind's own fields (poll options, geo, file name, ...)
+        Column("reply_to_message_id", "bigint"),
+        Column("links", "json"),  # [{type, label, url}] in text order
+        Column("link_preview", "json"),
+        Column("album_ids", "json"),
+        Column("photo_status", "text"),  # ok | partial | failed | NULL (no photo)
+        Column("photo_errors", "json"),  # [{index, url, error}] of photos not in the lake
         Column("payload", "json", not_null=True),  # the whole lake record, as loaded
         Column("source_file", "text", not_null=True),  # lake-relative
         Column("loaded_at", "timestamptz", not_null=True),  # the run that last changed the row
@@ -106,6 +120,8 @@ NEWEST_WINS = (
     " OR (excluded.scraped_at = t.scraped_at AND excluded.source_file > t.source_file)"
 )
 MANIFEST_COLUMNS = LOAD_MANIFEST.column_names
+#: SQL for "this row is a post" (service messages are kept but never counted as posts).
+IS_POST = "coalesce(message_type, 'post') = 'post'"
 ERROR_COLUMNS = LOAD_ERRORS.column_names
 
 #: Files are committed in groups of about this many bytes: see ``load_raw_messages``.
@@ -209,7 +225,15 @@ def _validate(record: Any, file_time: datetime) -> TelegramMessage:
     """``from_record`` plus what the warehouse needs on top: 64-bit integers and a
     text author. Raises ``InvalidRecord``."""
     msg = TelegramMessage.from_record(record)
-    for value in (msg.message_id, msg.views, msg.forwards, msg.replies, msg.grouped_id):
+    for value in (
+        msg.message_id,
+        msg.views,
+        msg.forwards,
+        msg.replies,
+        msg.grouped_id,
+        msg.pinned_message_id,
+        msg.reply_to_message_id,
+    ):
         if value is not None and not _INT64_MIN <= value <= _INT64_MAX:
             raise InvalidRecord(f"integer {value} does not fit in 64 bits")
     if msg.post_author is not None and not isinstance(msg.post_author, str):
@@ -240,6 +264,18 @@ def _row(msg: TelegramMessage, record: dict, rel: str, loaded_at: datetime) -> t
         msg.source,
         msg.scraped_at,
         _dumps(msg.raw),
+        msg.message_type,
+        msg.action,
+        msg.pinned_message_id,
+        msg.new_title,
+        msg.media_kind,
+        None if msg.media is None else _dumps(msg.media),
+        msg.reply_to_message_id,
+        _dumps(msg.links),
+        None if msg.link_preview is None else _dumps(msg.link_preview),
+        _dumps(msg.album_ids),
+        msg.photo_status,
+        _dumps(msg.photo_errors),
         _dumps(record),
         rel,
         loaded_at,
@@ -630,6 +666,7 @@ def warehouse_status(warehouse: Warehouse) -> dict:
         "dialect": warehouse.dialect,
         "initialized": False,
         "rows": 0,
+        "posts": 0,
         "channels": {},
         "last_loaded_at": None,
         "files_loaded": 0,
@@ -640,16 +677,21 @@ def warehouse_status(warehouse: Warehouse) -> dict:
         if not all(s.table_exists(t.name) for t in RAW_TABLES):
             return status  # never loaded; reading status must not create tables
         status["initialized"] = True
-        for channel, rows, last_loaded, newest in s.fetchall(
-            f"SELECT channel, count(*), max(loaded_at), max(date) FROM {MESSAGES_TABLE} "
-            "GROUP BY channel ORDER BY channel"
+        for channel, rows, posts, last_loaded, newest in s.fetchall(
+            # Service messages are kept but are not posts; rows of older releases
+            # (message_type NULL) were all posts.
+            f"SELECT channel, count(*), count(*) FILTER (WHERE {IS_POST}), max(loaded_at), "
+            f"max(date) FROM {MESSAGES_TABLE} GROUP BY channel ORDER BY channel"
         ):
             status["channels"][channel] = {
                 "rows": int(rows),
+                "posts": int(posts),
+                "service_messages": int(rows) - int(posts),
                 "last_loaded_at": _iso(last_loaded),
                 "newest_message_date": _iso(newest),
             }
         status["rows"] = sum(c["rows"] for c in status["channels"].values())
+        status["posts"] = sum(c["posts"] for c in status["channels"].values())
         files, failed, last = s.fetchone(
             f"SELECT count(*), count(*) FILTER (WHERE status = 'failed'), max(loaded_at) "
             f"FROM {MANIFEST_TABLE}"

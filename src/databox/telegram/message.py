@@ -3,6 +3,22 @@
 A record in the lake is ``TelegramMessage.to_record()``: plain JSON, datetimes as
 ISO 8601 strings in UTC. ``from_record`` is the inverse and the validation gate
 the loader uses, so a malformed record is rejected with the field it lacks.
+
+The content model (``docs`` in ``telegram/README.md``):
+
+* ``message_type``: ``post`` or ``service``. Service messages ("Channel created",
+  renamed, photo changed, "… pinned «…»") are kept so nothing a channel shows is
+  lost, but they carry an ``action`` and are never counted as posts downstream.
+* ``media_kind``: one word from ``MEDIA_KINDS``; ``media`` holds that kind's own
+  fields (see ``MEDIA_FIELDS``). ``None`` only for records written before the
+  content model existed whose kind cannot be derived.
+* ``links``: every link, mention, e-mail and hashtag of the text, in order.
+* ``reply_to_message_id``, ``link_preview``, ``album_ids``.
+* ``photo_status``/``photo_errors``: whether every photo of the post reached the
+  lake; a failed download is recorded here and retried by later runs.
+
+A field a source cannot see is ``None`` (or empty), never a made-up value.
+Records written before a field existed load with its default, so old lakes load.
 """
 
 from __future__ import annotations
@@ -12,6 +28,63 @@ from datetime import datetime, timezone
 from typing import Any
 
 from databox.errors import InvalidRecord
+
+#: ``message_type`` values.
+MESSAGE_TYPES = ("post", "service")
+#: ``action`` values of service messages.
+SERVICE_ACTIONS = (
+    "channel_created",
+    "title_changed",
+    "photo_changed",
+    "photo_removed",
+    "pinned",
+    "other",
+)
+#: ``media_kind`` values, shared by both sources.
+MEDIA_KINDS = (
+    "none",  # text only (a link preview is not media)
+    "photo",
+    "album",  # several photos/videos shown as one post (web) or sharing a grouped_id
+    "video",
+    "gif",
+    "round_video",  # a video note
+    "voice",
+    "audio",
+    "document",
+    "sticker",
+    "poll",
+    "location",
+    "live_location",
+    "venue",
+    "contact",
+    "unsupported",  # the web preview says "open Telegram to view"; Telethon never
+    "other",  # a kind Telethon sees that has no word here (dice, game, story, ...)
+)
+#: The keys ``media`` may hold for each kind (every key optional; None when unseen).
+MEDIA_FIELDS: dict[str, tuple[str, ...]] = {
+    "photo": ("width", "height"),
+    "album": ("items",),  # [{"kind": "photo"|"video", "thumb_url", "duration"}]
+    "video": ("thumb_url", "duration", "width", "height", "file_name", "size"),
+    "gif": ("thumb_url", "duration", "width", "height"),
+    "round_video": ("thumb_url", "duration"),
+    "voice": ("duration", "size"),
+    "audio": ("title", "performer", "duration", "file_name", "size"),
+    "document": ("file_name", "size", "size_text", "mime_type"),
+    "sticker": ("url", "format", "emoji"),  # format: webp | tgs | webm
+    "poll": ("question", "options", "quiz", "closed", "multiple_choice", "voters"),
+    "location": ("latitude", "longitude"),
+    "live_location": ("latitude", "longitude"),
+    "venue": ("latitude", "longitude", "title", "address"),
+    "contact": ("name", "phone"),
+    "unsupported": (),
+    "other": ("type",),
+}
+#: ``links[].type`` values.
+LINK_TYPES = ("url", "text_url", "mention", "email", "hashtag")
+#: ``link_preview`` keys.
+LINK_PREVIEW_KEYS = ("url", "site_name", "title", "description", "image_url")
+#: ``photo_status`` values (None: the message has no photo to download).
+PHOTO_STATUSES = ("ok", "partial", "failed")
 
 #: Column order of ``raw.telegram_messages`` (without the loader's bookkeeping columns).
 MESSAGE_FIELDS = (
@@ -30,6 +103,18 @@ MESSAGE_FIELDS = (
     "source",
     "scraped_at",
     "raw",
+    "message_type",
+    "action",
+    "pinned_message_id",
+    "new_title",
+    "media_kind",
+    "media",
+    "reply_to_message_id",
+    "links",
+    "link_preview",
+    "album_ids",
+    "photo_status",
+    "photo_errors",
 )
 
 
@@ -68,6 +153,57 @@ def _opt_int(record: dict, name: str) -> int | None:
     return value
 
 
+def _opt_str(record: dict, name: str) -> str | None:
+    value = record.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRecord(f"field {name!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _opt_choice(record: dict, name: str, choices: tuple[str, ...]) -> str | None:
+    value = _opt_str(record, name)
+    if value is not None and value not in choices:
+        raise InvalidRecord(f"field {name!r} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _dict_list(record: dict, name: str) -> list[dict]:
+    value = record.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InvalidRecord(f"field {name!r} must be a list of JSON objects")
+    return value
+
+
+def _opt_dict(record: dict, name: str) -> dict | None:
+    value = record.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise InvalidRecord(f"field {name!r} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def legacy_media_kind(record: dict) -> str | None:
+    """The kind of a record written before ``media_kind`` existed, where its fields
+    tell; None where they do not (a video or a file looked the same then)."""
+    paths = record.get("image_paths") or []
+    if isinstance(paths, list) and len(paths) > 1:
+        return "album"
+    if paths:
+        return "photo"
+    if not record.get("has_media"):
+        return "none"
+    return None
+
+
+def _validate_links(links: list[dict]) -> None:
+    for i, link in enumerate(links):
+        if link.get("type") not in LINK_TYPES:
+            raise InvalidRecord(
+                f"links[{i}].type must be one of {', '.join(LINK_TYPES)}; got {link.get('type')!r}"
+            )
+        if not isinstance(link.get("label"), str):
+            raise InvalidRecord(f"links[{i}].label must be a string")
+
+
 @dataclass(slots=True)
 class TelegramMessage:
     channel: str
@@ -78,6 +214,7 @@ class TelegramMessage:
     forwards: int | None = None
     replies: int | None = None
     has_media: bool = False
+    #: Lake-relative paths of the photos that were downloaded, in order.
     image_paths: list[str] = field(default_factory=list)
     grouped_id: int | None = None
     edit_date: datetime | None = None
@@ -85,12 +222,35 @@ class TelegramMessage:
     source: str = "web"
     scraped_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     raw: dict[str, Any] = field(default_factory=dict)
+    message_type: str = "post"
+    #: For service messages: one of ``SERVICE_ACTIONS``.
+    action: str | None = None
+    #: ``action == "pinned"``: the id of the message that was pinned, where visible.
+    pinned_message_id: int | None = None
+    #: ``action == "title_changed"``: the new title.
+    new_title: str | None = None
+    media_kind: str | None = "none"
+    media: dict[str, Any] | None = None
+    reply_to_message_id: int | None = None
+    #: ``[{"type": LINK_TYPES, "label": text as shown, "url": target or None}]``
+    links: list[dict[str, Any]] = field(default_factory=list)
+    #: ``LINK_PREVIEW_KEYS`` → value or None; None when the post has no preview card.
+    link_preview: dict[str, Any] | None = None
+    #: Ids of every member of the album this message shows or belongs to, ascending.
+    album_ids: list[int] = field(default_factory=list)
+    photo_status: str | None = None
+    #: ``[{"index": n, "url": source URL or None, "error": why}]`` for photos not in the lake.
+    photo_errors: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.date = to_utc(self.date)
         self.scraped_at = to_utc(self.scraped_at)
         if self.edit_date is not None:
             self.edit_date = to_utc(self.edit_date)
+
+    @property
+    def is_post(self) -> bool:
+        return self.message_type == "post"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -109,6 +269,18 @@ class TelegramMessage:
             "source": self.source,
             "scraped_at": format_ts(self.scraped_at),
             "raw": self.raw,
+            "message_type": self.message_type,
+            "action": self.action,
+            "pinned_message_id": self.pinned_message_id,
+            "new_title": self.new_title,
+            "media_kind": self.media_kind,
+            "media": self.media,
+            "reply_to_message_id": self.reply_to_message_id,
+            "links": list(self.links),
+            "link_preview": self.link_preview,
+            "album_ids": list(self.album_ids),
+            "photo_status": self.photo_status,
+            "photo_errors": list(self.photo_errors),
         }
 
     @classmethod
@@ -130,17 +302,31 @@ class TelegramMessage:
         image_paths = record.get("image_paths") or []
         if not isinstance(image_paths, list) or not all(isinstance(p, str) for p in image_paths):
             raise InvalidRecord("field 'image_paths' must be a list of strings")
-        text = record.get("text")
-        if text is not None and not isinstance(text, str):
-            raise InvalidRecord(f"field 'text' must be a string, got {type(text).__name__}")
         raw = record.get("raw") or {}
         if not isinstance(raw, dict):
             raise InvalidRecord("field 'raw' must be a JSON object")
+        message_type = _opt_choice(record, "message_type", MESSAGE_TYPES) or "post"
+        action = _opt_choice(record, "action", SERVICE_ACTIONS)
+        if message_type == "service" and action is None:
+            raise InvalidRecord("a service message needs an 'action'")
+        if message_type == "post" and action is not None:
+            raise InvalidRecord(f"a post cannot carry the service action {action!r}")
+        if "media_kind" in record:
+            media_kind = _opt_choice(record, "media_kind", MEDIA_KINDS)
+        else:
+            media_kind = legacy_media_kind(record)
+        album_ids = record.get("album_ids") or []
+        if not isinstance(album_ids, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in album_ids
+        ):
+            raise InvalidRecord("field 'album_ids' must be a list of integers")
+        links = _dict_list(record, "links")
+        _validate_links(links)
         return cls(
             channel=channel,
             message_id=message_id,
             date=parse_ts(record["date"], "date"),  # type: ignore[arg-type]
-            text=text,
+            text=_opt_str(record, "text"),
             views=_opt_int(record, "views"),
             forwards=_opt_int(record, "forwards"),
             replies=_opt_int(record, "replies"),
@@ -153,4 +339,16 @@ class TelegramMessage:
             scraped_at=parse_ts(record.get("scraped_at"), "scraped_at")
             or datetime.now(timezone.utc),
             raw=raw,
+            message_type=message_type,
+            action=action,
+            pinned_message_id=_opt_int(record, "pinned_message_id"),
+            new_title=_opt_str(record, "new_title"),
+            media_kind=media_kind,
+            media=_opt_dict(record, "media"),
+            reply_to_message_id=_opt_int(record, "reply_to_message_id"),
+            links=links,
+            link_preview=_opt_dict(record, "link_preview"),
+            album_ids=album_ids,
+            photo_status=_opt_choice(record, "photo_status", PHOTO_STATUSES),
+            photo_errors=_dict_list(record, "photo_errors"),
         )

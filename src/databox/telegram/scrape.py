@@ -67,7 +67,12 @@ async def scrape_channel(
         # The lock keeps two runs from interleaving writes and watermarks of one channel.
         with lake.channel_lock(channel):
             result.watermark_before = lake.read_watermark(channel)
-            ctx = FetchContext(image_path_for=lake.image_path, lake_root=lake.root, log=log)
+            ctx = FetchContext(
+                image_path_for=lake.image_path,
+                lake_root=lake.root,
+                log=log,
+                quarantine=lake.quarantine_bytes,
+            )
             async for batch in source.fetch_since(channel, result.watermark_before, ctx):
                 if not batch:
                     continue

@@ -28,6 +28,9 @@ class FetchContext:
     #: Paths stored in messages are relative to this directory (the lake root).
     lake_root: Path
     log: Callable[[str], None] = print
+    #: ``(name, data) -> path``: keep bytes the source could not read (an unreadable
+    #: page or post block) under the lake's quarantine; ``name`` is a relative path.
+    quarantine: Callable[[str, bytes], Path] | None = None
 
 
 class TelegramSource(Protocol):

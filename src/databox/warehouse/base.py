@@ -161,10 +161,34 @@ class Session(ABC):
         return stmts
 
     def ensure_tables(self, *tables: Table) -> None:
-        """Create missing schemas and tables; existing ones are left as they are."""
+        """Create missing schemas and tables, and add the nullable columns a table
+        created by an older release lacks (its rows get NULL there); nothing else
+        about an existing table is changed."""
         for table in tables:
             for stmt in self.create_table_sql(table):
                 self.execute(stmt)
+            existing = self.column_names(table.name)
+            for column in table.columns:
+                if column.name in existing:
+                    continue
+                if column.not_null:
+                    raise RuntimeError(
+                        f"{table.name} lacks the NOT NULL column {column.name!r}; it cannot be "
+                        "added to a table that has rows: migrate it by hand"
+                    )
+                self.execute(
+                    f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} "
+                    f"{self.TYPES[column.type]}"
+                )
+
+    def column_names(self, table: str) -> set[str]:
+        schema, _, name = ident(table).rpartition(".")
+        rows = self.fetchall(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s",
+            (schema or self.default_schema, name),
+        )
+        return {r[0] for r in rows}
 
     def table_exists(self, table: str) -> bool:
         schema, _, name = ident(table).rpartition(".")

@@ -101,6 +101,10 @@ class DuckDBSession(Session):
         self._in_tx = False
         self._con.execute("COMMIT")
 
+    def ensure_tables(self, *tables) -> None:
+        super().ensure_tables(*tables)
+        self._column_types.clear()  # columns may have been added
+
     def _types(self, table: str) -> dict[str, str]:
         if table not in self._column_types:
             schema, _, name = table.rpartition(".")
