@@ -15,13 +15,19 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from databox.errors import ChannelUnavailable, ConfigError
-from databox.telegram.message import TelegramMessage, format_ts, to_utc
+from databox.telegram.message import TelegramMessage
 from databox.telegram.source import FetchContext
+from databox.telegram.telethon_convert import (
+    complete_albums,
+    has_photo,
+    is_empty,
+    is_service,
+    to_message,
+)
 
 #: Messages per yielded batch (Telethon fetches history in chunks of 100 as well).
 DEFAULT_BATCH_SIZE = 100
@@ -168,9 +174,9 @@ class TelethonSource:
             errors.ChannelInvalidError,
         )
 
-        # Highest id taken from the iterator so far (posts buffered or yielded, and
-        # skipped service messages). A FloodWait resumes strictly after it, so no
-        # message is fetched twice and none is skipped.
+        # Highest id taken from the iterator so far (messages buffered or yielded, and
+        # skipped deleted ones). A FloodWait resumes strictly after it, so no message
+        # is fetched twice and none is skipped.
         last_seen = after_id or 0
         waits_without_progress = 0
         progress_mark = last_seen
@@ -186,14 +192,17 @@ class TelethonSource:
                     # Telethon notes duplicated ids on bad connections; keep ids increasing.
                     if msg is None or msg.id <= last_seen:
                         continue
-                    if _is_service(msg):
-                        last_seen = msg.id  # "channel created", pinned, ...: not a post
+                    if is_empty(msg):
+                        last_seen = msg.id  # deleted: nothing to keep
                         continue
-                    record = await self._convert(client, channel, msg, ctx)
+                    # Service messages ("channel created", pinned, ...) are kept too,
+                    # with message_type "service".
+                    record = await self._convert(client, channel, msg, ctx, flood_errors)
                     # Close the batch only between albums, never inside one: the
                     # scraper's watermark moves to a batch's last id, so a split album
                     # could lose its tail after a crash.
                     if len(batch) >= self.batch_size and not _same_album(batch[-1], record):
+                        complete_albums(batch)
                         yield batch
                         batch = []
                     batch.append(record)
@@ -213,6 +222,7 @@ class TelethonSource:
                     raise
                 raise ChannelUnavailable(channel, f"Telegram cannot resolve it: {exc}") from exc
         if batch:
+            complete_albums(batch)
             yield batch
 
     async def _resolve(self, client: Any, channel: str) -> Any:
@@ -243,67 +253,68 @@ class TelethonSource:
         await self._sleep(seconds)
 
     async def _convert(
-        self, client: Any, channel: str, msg: Any, ctx: FetchContext
+        self, client: Any, channel: str, msg: Any, ctx: FetchContext, flood_errors: tuple
     ) -> TelegramMessage:
-        from telethon.tl import types
-
-        media = msg.media
-        # A link preview is not an attachment of the post (the web preview shows it as
-        # a link card), so it neither counts as media nor gets its picture downloaded.
-        is_web_preview = isinstance(media, types.MessageMediaWebPage)
         image_paths: list[str] = []
-        # Only real photos; videos and files are recorded as has_media without an image.
-        if isinstance(media, types.MessageMediaPhoto) and msg.photo is not None:
-            path = await self._download_photo(client, channel, msg, ctx)
+        photo_status: str | None = None
+        photo_errors: list[dict[str, Any]] = []
+        # Only the post's own photo: videos and files are recorded without an image, a
+        # link preview's picture is not the post's, and service messages have none.
+        if not is_service(msg) and has_photo(msg):
+            try:
+                path = await self._download_photo(client, channel, msg, ctx)
+            except (*flood_errors, OutsideLake):
+                raise  # a FloodWait is retried by fetch_since; a path outside the lake is a bug
+            except Exception as exc:
+                path, error = None, f"{type(exc).__name__}: {exc}"
+            else:
+                error = None if path else "Telegram returned no downloadable photo size"
             if path is not None:
                 image_paths.append(path)
-        return TelegramMessage(
-            channel=channel,
-            message_id=msg.id,
-            date=to_utc(msg.date),
-            text=msg.message,
-            views=msg.views,
-            forwards=msg.forwards,
-            replies=msg.replies.replies if msg.replies else None,
-            has_media=media is not None and not is_web_preview,
-            image_paths=image_paths,
-            grouped_id=msg.grouped_id,
-            edit_date=msg.edit_date,
-            post_author=msg.post_author,
+                photo_status = "ok"
+            else:
+                ctx.log(f"channel {channel}: photo of message {msg.id} not downloaded: {error}")
+                photo_status = "failed"
+                photo_errors.append({"index": 0, "url": None, "error": error})
+        return to_message(
+            msg,
+            channel,
             source=self.name,
-            raw=raw_fields(msg),
+            image_paths=image_paths,
+            photo_status=photo_status,
+            photo_errors=photo_errors,
         )
 
     async def _download_photo(
         self, client: Any, channel: str, msg: Any, ctx: FetchContext
     ) -> str | None:
+        if msg.photo is None:  # PhotoEmpty: Telegram no longer serves it
+            return None
         target = ctx.image_path_for(channel, msg.id, 0, ".jpg")
         target.parent.mkdir(parents=True, exist_ok=True)  # Telethon opens the file as is
         # Telethon may return a different path (it adds an extension when the name has
         # none); an existing file at the exact path is overwritten, which makes a
         # re-fetch after a crash idempotent.
-        result = await client.download_media(msg, file=str(target))
+        try:
+            result = await client.download_media(msg, file=str(target))
+        except BaseException:
+            target.unlink(missing_ok=True)  # no half-written photo is left in the lake
+            raise
         if not result:
-            ctx.log(f"channel {channel}: message {msg.id} has a photo with no downloadable size")
             return None
         try:
             return Path(result).resolve().relative_to(Path(ctx.lake_root).resolve()).as_posix()
         except ValueError:
-            raise ValueError(
+            raise OutsideLake(
                 f"photo of message {msg.id} was written to {result}, outside the lake {ctx.lake_root}"
             ) from None
 
 
+class OutsideLake(ValueError):
+    """A download landed outside the lake: a configuration error, not a failed photo."""
+
+
 # -- helpers ------------------------------------------------------------------------------
-def _is_service(msg: Any) -> bool:
-    from telethon.tl import types
-
-    return (
-        isinstance(msg, (types.MessageService, types.MessageEmpty))
-        or getattr(msg, "action", None) is not None
-    )
-
-
 def _same_album(previous: TelegramMessage, current: TelegramMessage) -> bool:
     return current.grouped_id is not None and current.grouped_id == previous.grouped_id
 
@@ -316,78 +327,3 @@ def _gone_reason(exc: Exception) -> str:
         "ChannelInvalidError": "Telegram reports the channel as invalid",
     }
     return reasons.get(type(exc).__name__, str(exc))
-
-
-def _jsonable(value: Any) -> Any:
-    """Turn a TL object (or anything inside one) into plain JSON values."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, datetime):
-        return format_ts(value)
-    if isinstance(value, (bytes, bytearray)):
-        return None  # file references and hashes: opaque, expire, useless for analysis
-    if isinstance(value, dict):
-        return {
-            str(k): v for k, v in ((k, _jsonable(v)) for k, v in value.items()) if v is not None
-        }
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "to_dict"):
-        return _jsonable(value.to_dict())
-    return str(value)
-
-
-def _reaction_label(reaction: Any) -> str:
-    if hasattr(reaction, "emoticon"):
-        return reaction.emoticon
-    if hasattr(reaction, "document_id"):
-        return f"custom:{reaction.document_id}"
-    if type(reaction).__name__ == "ReactionPaid":
-        return "paid"
-    return type(reaction).__name__
-
-
-def raw_fields(msg: Any) -> dict[str, Any]:
-    """The interesting fields of a Telethon message as a JSON-safe dict.
-
-    ``msg.to_dict()`` holds datetimes, bytes and deeply nested TL objects, so we pick
-    fields instead: enough to audit a record and to derive new columns later.
-    """
-    media = msg.media
-    entities = msg.entities or []
-    results = getattr(msg.reactions, "results", None) or []
-    reply_to = msg.reply_to
-    raw: dict[str, Any] = {
-        "id": msg.id,
-        "date": format_ts(msg.date),
-        "message": msg.message,
-        "media_type": type(media).__name__ if media is not None else None,
-        "views": msg.views,
-        "forwards": msg.forwards,
-        "replies": msg.replies.replies if msg.replies else None,
-        "grouped_id": msg.grouped_id,
-        "edit_date": format_ts(msg.edit_date),
-        "post_author": msg.post_author,
-        "reply_to_msg_id": getattr(reply_to, "reply_to_msg_id", None),
-        "fwd_from": _jsonable(msg.fwd_from),
-        "reactions": [{"reaction": _reaction_label(r.reaction), "count": r.count} for r in results],
-        "reactions_total": sum(r.count for r in results),
-        "entities": len(entities),
-        "entity_types": sorted({type(e).__name__ for e in entities}),
-        "pinned": bool(getattr(msg, "pinned", False)),
-        "noforwards": bool(getattr(msg, "noforwards", False)),
-    }
-    photo = getattr(media, "photo", None)
-    if photo is not None and hasattr(photo, "id"):
-        raw["photo_id"] = photo.id
-    document = getattr(media, "document", None)
-    if document is not None and hasattr(document, "mime_type"):
-        raw["document"] = {
-            "id": document.id,
-            "mime_type": document.mime_type,
-            "size": document.size,
-        }
-    webpage = getattr(media, "webpage", None)
-    if getattr(webpage, "url", None):
-        raw["web_preview_url"] = webpage.url
-    return raw
