@@ -16,10 +16,26 @@ from databox.warehouse import Table, connect
 
 DAY = datetime(2025, 5, 1, 8, 0, tzinfo=timezone.utc)
 #: The columns raw.telegram_messages had before the content model (first release).
-FIRST_RELEASE_COLUMNS = (
-    "channel message_id date text views forwards replies has_media image_paths grouped_id "
-    "edit_date post_author source scraped_at raw payload source_file loaded_at"
-).split()
+FIRST_RELEASE_COLUMNS = [
+    "channel",
+    "message_id",
+    "date",
+    "text",
+    "views",
+    "forwards",
+    "replies",
+    "has_media",
+    "image_paths",
+    "grouped_id",
+    "edit_date",
+    "post_author",
+    "source",
+    "scraped_at",
+    "raw",
+    "payload",
+    "source_file",
+    "loaded_at",
+]
 
 
 def quiet(_msg: str) -> None:

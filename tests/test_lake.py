@@ -124,3 +124,59 @@ def test_redacted_settings_hide_secrets():
     for secret in ("deadbeef", "1SESSION", "hunter2"):
         assert secret not in shown
     assert s.redacted()["database_url"] == "postgresql://user:***@db:5432/x"
+
+
+def test_a_killed_writer_leaves_a_temp_file_that_the_next_run_removes(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    lake = DataLake(tmp_path)
+    lake.write_messages("CheMed123", [msg("CheMed123", 1, 5, "kept")])
+    path = lake.messages_file("CheMed123", "2024-03-05")
+    # A real kill between the temp file's fsync and the rename (os._exit skips every
+    # cleanup, as SIGKILL would).
+    script = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        import databox.lake as lake
+        lake.os.replace = lambda src, dst: os._exit(9)
+        lake.atomic_write_bytes(Path({str(path)!r}), b"[]")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], check=False)
+    assert done.returncode == 9
+    [temp] = [p for p in path.parent.iterdir() if p.name != "CheMed123.json"]
+    assert temp.name.startswith(".CheMed123.json.") and temp.name.endswith(".tmp")
+    assert lake.message_files() == [path]  # readers never see it
+    assert lake.stale_temp_files("CheMed123") == [temp]
+    assert lake.stale_temp_files("lobelia4cosmetics") == []
+    with lake.channel_lock("CheMed123"):
+        assert lake.remove_stale_temp_files("CheMed123") == [temp]
+    assert [p.name for p in path.parent.iterdir()] == ["CheMed123.json"]
+    assert [r["text"] for r in orjson.loads(path.read_bytes())] == ["kept"]
+
+
+def test_replace_records_merges_into_one_day_file(tmp_path):
+    lake = DataLake(tmp_path)
+    lake.write_messages("CheMed123", [msg("CheMed123", 1, 5, "a"), msg("CheMed123", 2, 5, "b")])
+    record = {**lake.read_day_records("CheMed123", "2024-03-05")[1], "text": "b (fixed)"}
+    lake.replace_records("CheMed123", "2024-03-05", [record])
+    assert [r["text"] for r in lake.read_messages("CheMed123")] == ["a", "b (fixed)"]
+    assert lake.read_day_records("CheMed123", "2024-03-06") == []
+
+
+def test_the_photos_pending_list_round_trips_and_empties(tmp_path):
+    lake = DataLake(tmp_path)
+    assert lake.read_photos_pending("CheMed123") == []
+    entries = [
+        {"message_id": 9, "day": "2024-03-05", "index": 1, "url": "http://x/b", "attempts": 1},
+        {"message_id": 9, "day": "2024-03-05", "index": 0, "url": "http://x/a", "attempts": 2},
+    ]
+    lake.write_photos_pending("CheMed123", entries)
+    assert lake.photos_pending_file("CheMed123").name == "CheMed123.photos_pending.json"
+    assert [e["index"] for e in lake.read_photos_pending("CheMed123")] == [0, 1]
+    lake.write_photos_pending("CheMed123", [])
+    assert not lake.photos_pending_file("CheMed123").exists()
+    assert lake.read_watermark("CheMed123") is None  # a separate file from the watermark

@@ -3,12 +3,14 @@ no gaps, no duplicates, one failing channel does not stop the others."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import asyncio
+from datetime import datetime, timezone
 
 import pytest
 
 from databox.config import Settings
 from databox.lake import DataLake
+from databox.telegram.message import TelegramMessage
 from databox.telegram.scrape import scrape_channels
 from databox.telegram.web import WebPreviewSource
 
@@ -87,23 +89,162 @@ def test_a_channel_without_preview_fails_alone(replica, tmp_path):
     assert lake.read_watermark("privatepharma") is None
 
 
-def test_a_failing_photo_keeps_the_watermark_before_it(replica, tmp_path):
+def _photo_post(replica, text: str = "with photo") -> tuple[int, str]:
+    photo = next(iter(replica.corpus.files.values()))
+    new_id = replica.add_post("CheMed123", text=text, photos=[photo])
+    return new_id, replica.corpus.channels["CheMed123"].posts[new_id].photos[0]
+
+
+def test_a_failing_photo_lands_its_message_and_is_retried_next_run(replica, tmp_path):
     settings = settings_for(replica, tmp_path, "CheMed123")
-    settings = replace(settings, telegram_channels=("CheMed123",))
     lake = DataLake(settings.data_lake_dir)
     assert scrape(settings, lake).ok
-    mark = lake.read_watermark("CheMed123")
 
-    photo = next(iter(replica.corpus.files.values()))
-    new_id = replica.add_post("CheMed123", text="with photo", photos=[photo])
-    name = replica.corpus.channels["CheMed123"].posts[new_id].photos[0]
-    replica.fail(f"/file/{name}", status=500)
+    new_id, name = _photo_post(replica)
+    after = replica.add_post("CheMed123", text="after the photo post")
+    replica.fail(f"/file/{name}", status=404)
     report = scrape(settings, lake)
-    assert not report.ok and name in report.failed[0].error
-    assert lake.read_watermark("CheMed123") == mark  # not moved past the lost photo
+    # The channel did not fail: the message and the one after it landed.
+    assert report.ok, report.failed
+    [result] = report.channels
+    assert (result.messages, result.posts, result.photos_failed) == (2, 2, 1)
+    assert result.photos_pending == 1 and report.photos_failed == 1
+    assert lake.read_watermark("CheMed123") == after
+    record = next(r for r in lake.read_messages("CheMed123") if r["message_id"] == new_id)
+    assert record["photo_status"] == "failed" and record["image_paths"] == []
+    assert record["photo_errors"] == [
+        {"index": 0, "url": replica.file_url(name), "error": "HTTP 404 Not Found"}
+    ]
+    [pending] = lake.read_photos_pending("CheMed123")
+    assert (pending["message_id"], pending["index"], pending["attempts"]) == (new_id, 0, 1)
 
-    replica.fail(f"/file/{name}", status=500, times=0)  # the CDN recovers
+    replica.fail(f"/file/{name}", status=404, times=0)  # the CDN recovers
+    replica.clear_log()
     report = scrape(settings, lake)
     assert report.ok, report.failed
-    assert lake.read_watermark("CheMed123") == new_id
-    assert lake.read_messages("CheMed123")[-1]["message_id"] == new_id
+    [result] = report.channels
+    assert (result.messages, result.photos_retried, result.photos_recovered) == (0, 1, 1)
+    assert result.photos_pending == 0 and not lake.photos_pending_file("CheMed123").exists()
+    assert replica.request_log.count(f"/file/{name}") == 1
+    record = next(r for r in lake.read_messages("CheMed123") if r["message_id"] == new_id)
+    assert record["photo_status"] == "ok" and record["photo_errors"] == []
+    assert record["image_paths"] == [lake.relative(lake.image_path("CheMed123", new_id, 0))]
+    path = lake.root / record["image_paths"][0]
+    assert path.read_bytes() == replica.corpus.photo_bytes(name)
+    assert lake.read_watermark("CheMed123") == after
+
+    # Nothing pending any more: a third run asks for nothing.
+    replica.clear_log()
+    assert scrape(settings, lake).ok
+    assert replica.request_log == ["/s/CheMed123"]
+
+
+def test_a_photo_that_keeps_failing_is_given_up_after_the_attempts(replica, tmp_path):
+    from databox.telegram.scrape import scrape_channels_async
+
+    settings = settings_for(replica, tmp_path, "CheMed123")
+    lake = DataLake(settings.data_lake_dir)
+    assert scrape(settings, lake).ok
+    new_id, name = _photo_post(replica)
+    replica.fail(f"/file/{name}", status=404)
+
+    def run():
+        source = WebPreviewSource(settings.telegram_web_base_url)
+        return asyncio.run(
+            scrape_channels_async(
+                source, lake, ["CheMed123"], log=lambda m: None, photo_max_attempts=3
+            )
+        ).channels[0]
+
+    assert run().photos_failed == 1  # attempt 1
+    second = run()  # attempt 2: still pending
+    assert (second.photos_retried, second.photos_pending) == (1, 1)
+    assert lake.read_photos_pending("CheMed123")[0]["attempts"] == 2
+    third = run()  # attempt 3: given up
+    assert (third.photos_retried, third.photos_given_up, third.photos_pending) == (1, 1, 0)
+    record = next(r for r in lake.read_messages("CheMed123") if r["message_id"] == new_id)
+    assert record["photo_status"] == "failed"
+    assert record["photo_errors"][0]["error"] == "HTTP 404 Not Found; gave up after 3 attempts"
+    replica.clear_log()
+    assert run().photos_retried == 0
+    assert f"/file/{name}" not in replica.request_log
+
+
+def test_stale_temp_files_are_removed_under_the_lock(replica, tmp_path):
+    settings = settings_for(replica, tmp_path, "CheMed123")
+    lake = DataLake(settings.data_lake_dir)
+    assert scrape(settings, lake).ok
+    day_file = lake.message_files()[0]
+    stale = [
+        lake.images_dir / "CheMed123" / ".7.jpg.k1ll3d.tmp",
+        day_file.parent / ".CheMed123.json.k1ll3d.tmp",
+        lake.state_dir / ".CheMed123.json.k1ll3d.tmp",
+        lake.state_dir / ".CheMed123.photos_pending.json.k1ll3d.tmp",
+    ]
+    others = [  # another channel's, and files that only look alike
+        day_file.parent / ".lobelia4cosmetics.json.k1ll3d.tmp",
+        lake.state_dir / ".CheMed1234.json.k1ll3d.tmp",
+        lake.images_dir / "CheMed123" / "7.jpg.tmp",
+    ]
+    for path in stale + others:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half a write")
+    assert lake.stale_temp_files("CheMed123") == sorted(stale)
+    report = scrape(settings, lake)
+    assert report.ok and report.channels[0].temp_files_removed == len(stale)
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in others)
+    assert (lake.state_dir / ".CheMed123.lock").exists()  # the lock file is not a temp file
+
+
+class ListSource:
+    """A source that yields given batches (no HTTP): for what the web preview
+    cannot show, such as service messages and Telethon's photo failures."""
+
+    name = "list"
+
+    def __init__(self, batches: list[list[TelegramMessage]]):
+        self.batches = batches
+
+    async def fetch_since(self, channel, after_id, ctx):
+        for batch in self.batches:
+            yield [m for m in batch if after_id is None or m.message_id > after_id]
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_posts_service_messages_and_photo_failures_are_counted_apart(tmp_path):
+    from databox.telegram.scrape import scrape_channels_async
+
+    day = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
+    batch = [
+        TelegramMessage("CheMed123", 1, day, message_type="service", action="channel_created"),
+        TelegramMessage("CheMed123", 2, day, text="first post"),
+        TelegramMessage(
+            "CheMed123",
+            3,
+            day,
+            has_media=True,
+            media_kind="photo",
+            source="telethon",
+            photo_status="failed",
+            photo_errors=[{"index": 0, "url": None, "error": "FileReferenceExpiredError"}],
+        ),
+        TelegramMessage("CheMed123", 4, day, message_type="service", action="pinned"),
+    ]
+    lake = DataLake(tmp_path / "lake")
+    logs: list[str] = []
+    report = asyncio.run(
+        scrape_channels_async(ListSource([batch]), lake, ["CheMed123"], log=logs.append)
+    )
+    [result] = report.channels
+    assert result.ok, result.error
+    assert (result.messages, result.posts, result.service_messages) == (4, 2, 2)
+    assert (report.posts, report.service_messages) == (2, 2)
+    # A failure without a URL cannot be retried by URL: logged, kept on the record only.
+    assert result.photos_failed == 1 and result.photos_pending == 0
+    assert lake.read_photos_pending("CheMed123") == []
+    assert any("message 3" in line and "no URL" in line for line in logs)
+    record = lake.read_messages("CheMed123")[2]
+    assert record["photo_errors"][0]["error"] == "FileReferenceExpiredError"

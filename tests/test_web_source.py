@@ -95,13 +95,15 @@ def test_full_scrape_writes_every_post_and_identical_photos(replica, lake):
         assert msg.grouped_id is None and msg.edit_date is None
         assert msg.post_author == post.author
         assert msg.has_media == bool(post.photos)
+        assert msg.photo_status == ("ok" if post.photos else None) and msg.photo_errors == []
         assert msg.raw["edited"] == post.edited
         assert msg.raw["url"] == f"https://t.me/{CHANNEL}/{post.id}"
         assert msg.raw["photo_urls"] == [replica.file_url(name) for name in post.photos]
         # One file per photo, in album order, byte for byte what the replica served.
         assert len(msg.image_paths) == len(post.photos)
         for index, (rel, name) in enumerate(zip(msg.image_paths, post.photos, strict=True)):
-            assert rel == lake.relative(lake.image_path(CHANNEL, post.id, index, ".jpg"))
+            ext = {".jpeg": ".jpg"}.get(Path(name).suffix, Path(name).suffix)  # the real type
+            assert rel == lake.relative(lake.image_path(CHANNEL, post.id, index, ext))
             assert (lake.root / rel).read_bytes() == replica.corpus.photo_bytes(name)
             n_photos += 1
         # raw is plain JSON and the record survives the lake's validation.
@@ -183,27 +185,38 @@ def _first_photo(replica: TelegramWebReplica) -> tuple[int, str]:
     return post.id, post.photos[0]
 
 
-def test_photo_failing_persistently_is_a_loud_error(replica, lake):
+def test_photo_failing_persistently_keeps_the_message_and_the_channel(replica, lake):
     post_id, name = _first_photo(replica)
     replica.fail(f"/file/{name}", 500)
+    logs: list[str] = []
     source = WebPreviewSource(replica.base_url, retries=2, backoff=0.01)
-    with pytest.raises(WebFetchError) as info:
-        fetch(source, lake, None)
+    batches = fetch(source, lake, None, logs=logs)
     url = replica.file_url(name)
-    assert info.value.url == url and info.value.status == 500
-    assert url in str(info.value) and "HTTP 500" in str(info.value)
-    assert f"{CHANNEL}/{post_id}" in str(info.value)
     assert replica.request_log.count(f"/file/{name}") == 3  # 1 try + 2 retries
-    # Nothing of the failed batch reached the lake, so the watermark cannot move past it.
-    assert lake.read_messages(CHANNEL) == []
+    # The rest of the channel landed, and so did the message, its failure recorded.
+    assert len(ids(batches)) == 50
+    msg = next(m for b in batches for m in b if m.message_id == post_id)
+    assert msg.image_paths == [] and msg.photo_status == "failed"
+    [error] = msg.photo_errors
+    assert error["index"] == 0 and error["url"] == url
+    assert "HTTP 500" in error["error"] and "3 attempts" in error["error"]
+    assert any(f"{CHANNEL}/{post_id}" in line and url in line for line in logs)
+    record = next(r for r in lake.read_messages(CHANNEL) if r["message_id"] == post_id)
+    assert record["photo_status"] == "failed" and record["photo_errors"] == [error]
+    assert not any(p.name.startswith(f"{post_id}.") for p in (lake.images_dir / CHANNEL).iterdir())
+    # Every other photo post is "ok"; posts without photos have no status.
+    for m in (m for b in batches for m in b if m.message_id != post_id):
+        assert m.photo_status == ("ok" if m.raw["photo_urls"] else None) and not m.photo_errors
 
 
-def test_photo_not_found_fails_without_retrying(replica, lake):
-    _, name = _first_photo(replica)
+def test_photo_not_found_is_recorded_without_retrying(replica, lake):
+    post_id, name = _first_photo(replica)
     replica.fail(f"/file/{name}", 404)
-    with pytest.raises(WebFetchError, match="HTTP 404"):
-        fetch(WebPreviewSource(replica.base_url, backoff=0.01), lake, None)
+    batches = fetch(WebPreviewSource(replica.base_url, backoff=0.01), lake, None)
     assert replica.request_log.count(f"/file/{name}") == 1
+    msg = next(m for b in batches for m in b if m.message_id == post_id)
+    assert msg.photo_status == "failed"
+    assert msg.photo_errors[0]["error"] == "HTTP 404 Not Found"
 
 
 def test_transient_errors_are_retried(replica, lake):

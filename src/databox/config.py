@@ -139,6 +139,36 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
+#: ``TELEGRAM_MAX_PHOTO_BYTES`` default: 20 MB, well above a t.me photo (at most ~5 MB).
+DEFAULT_MAX_PHOTO_BYTES = 20 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -152,6 +182,15 @@ class Settings:
     telegram_max_flood_wait: int = 300
     #: How many channels are scraped at the same time.
     telegram_concurrency: int = 3
+    #: Seconds to open a connection to t.me (or its CDN).
+    telegram_http_connect_timeout: float = 10.0
+    #: Overall seconds one HTTP request may take, connecting and reading the whole body
+    #: (httpx's read timeout is per chunk, so a trickling server would defeat it).
+    telegram_http_deadline: float = 30.0
+    #: Extra attempts for a request that timed out, lost its connection or got 429/5xx.
+    telegram_http_retries: int = 3
+    #: A photo larger than this is not downloaded (recorded as a photo error).
+    telegram_max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES
     #: Where the enrichment writes yolo_detections.csv, yolo_images.csv, annotated/.
     processed_dir: Path = DEFAULT_DATA_DIR / "processed"
     #: The ONNX detector; None = the documented default locations (databox.detect.model).
@@ -209,6 +248,14 @@ class Settings:
             telegram_web_base_url=base_url,
             telegram_max_flood_wait=_positive_int(env, "TELEGRAM_MAX_FLOOD_WAIT", 300),
             telegram_concurrency=_positive_int(env, "TELEGRAM_CONCURRENCY", 3),
+            telegram_http_connect_timeout=_positive_float(
+                env, "TELEGRAM_HTTP_CONNECT_TIMEOUT", 10.0
+            ),
+            telegram_http_deadline=_positive_float(env, "TELEGRAM_HTTP_DEADLINE", 30.0),
+            telegram_http_retries=_non_negative_int(env, "TELEGRAM_HTTP_RETRIES", 3),
+            telegram_max_photo_bytes=_positive_int(
+                env, "TELEGRAM_MAX_PHOTO_BYTES", DEFAULT_MAX_PHOTO_BYTES
+            ),
             processed_dir=resolve_path(get("PROCESSED_DATA_DIR") or DEFAULT_DATA_DIR / "processed"),
             yolo_model=get("YOLO_MODEL"),
             yolo_score_threshold=_unit_float(env, "YOLO_SCORE_THRESHOLD", 0.3),

@@ -3,13 +3,16 @@
 Layout under the lake root::
 
     raw/telegram_messages/YYYY-MM-DD/<channel>.json   messages by their UTC date
-    raw/images/<channel>/<message_id>[_<n>].jpg        photos
+    raw/images/<channel>/<message_id>[_<n>].<ext>      photos (.jpg, .png, .webp, .gif: sniffed)
     state/telegram/<channel>.json                      the channel's watermark
+    state/telegram/<channel>.photos_pending.json       photos to download again
     quarantine/...                                     copies of files that failed to load
 
 Writes are atomic (temp file, fsync, rename), a same-day rescrape merges into the
 existing file instead of overwriting it, and the watermark is written only after the
-messages it covers are on disk.
+messages it covers are on disk. A process killed mid-write leaves its temp file
+(``.<name>.<random>.tmp``) beside the target; ``remove_stale_temp_files`` removes a
+channel's on its next scrape, under the channel lock.
 """
 
 from __future__ import annotations
@@ -43,6 +46,13 @@ def validate_channel(name: str) -> str:
             "(letters, digits, underscores; it must start with a letter)"
         )
     return name
+
+
+def utc_day(value: datetime) -> str:
+    """The day file a message dated ``value`` belongs to (``YYYY-MM-DD``, UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -109,26 +119,34 @@ class DataLake:
     def write_messages(self, channel: str, messages: Iterable[TelegramMessage]) -> list[Path]:
         """Merge ``messages`` into their day files; a message already there is replaced
         by the newer copy, every other message already there is kept."""
-        by_day: dict[str, list[TelegramMessage]] = defaultdict(list)
+        by_day: dict[str, list[dict]] = defaultdict(list)
         for msg in messages:
             if msg.channel != channel:
                 raise ValueError(
                     f"message {msg.message_id} belongs to {msg.channel!r}, not {channel!r}"
                 )
-            by_day[msg.date.astimezone(timezone.utc).strftime("%Y-%m-%d")].append(msg)
-        written = []
-        for day, day_messages in sorted(by_day.items()):
-            path = self.messages_file(channel, day)
-            merged: dict[int, dict] = {}
-            if path.exists():
-                for record in orjson.loads(path.read_bytes()):
-                    merged[int(record["message_id"])] = record
-            for msg in day_messages:
-                merged[msg.message_id] = msg.to_record()
-            records = [merged[k] for k in sorted(merged)]
-            atomic_write_bytes(path, orjson.dumps(records, option=orjson.OPT_INDENT_2))
-            written.append(path)
-        return written
+            by_day[utc_day(msg.date)].append(msg.to_record())
+        return [
+            self.replace_records(channel, day, records) for day, records in sorted(by_day.items())
+        ]
+
+    def read_day_records(self, channel: str, day: str) -> list[dict]:
+        """The records of one channel's day file (empty when there is none)."""
+        path = self.messages_file(channel, day)
+        return orjson.loads(path.read_bytes()) if path.exists() else []
+
+    def replace_records(self, channel: str, day: str, records: Iterable[dict]) -> Path:
+        """Merge lake records into one day file: each replaces the record with its
+        ``message_id``, every other record is kept; written atomically."""
+        path = self.messages_file(channel, day)
+        merged: dict[int, dict] = {
+            int(r["message_id"]): r for r in self.read_day_records(channel, day)
+        }
+        for record in records:
+            merged[int(record["message_id"])] = record
+        ordered = [merged[k] for k in sorted(merged)]
+        atomic_write_bytes(path, orjson.dumps(ordered, option=orjson.OPT_INDENT_2))
+        return path
 
     def message_files(self) -> list[Path]:
         if not self.messages_dir.exists():
@@ -164,6 +182,60 @@ class DataLake:
             "updated_at": datetime.now(timezone.utc).isoformat(),
         }
         atomic_write_bytes(self._watermark_file(channel), orjson.dumps(payload))
+
+    # -- photos to download again ---------------------------------------------------
+    def photos_pending_file(self, channel: str) -> Path:
+        return self.state_dir / f"{validate_channel(channel)}.photos_pending.json"
+
+    def read_photos_pending(self, channel: str) -> list[dict]:
+        """``[{"message_id", "day", "index", "url", "attempts", "error", ...}]``."""
+        path = self.photos_pending_file(channel)
+        if not path.exists():
+            return []
+        return list(orjson.loads(path.read_bytes()).get("photos") or [])
+
+    def write_photos_pending(self, channel: str, entries: list[dict]) -> None:
+        """Replace the channel's pending list atomically; an empty list removes the file."""
+        path = self.photos_pending_file(channel)
+        if not entries:
+            path.unlink(missing_ok=True)
+            return
+        ordered = sorted(entries, key=lambda e: (int(e["message_id"]), int(e["index"])))
+        payload = {
+            "channel": channel,
+            "updated_at": datetime.now(timezone.utc).isoformat(),
+            "photos": ordered,
+        }
+        atomic_write_bytes(path, orjson.dumps(payload, option=orjson.OPT_INDENT_2))
+
+    # -- temp files of killed writers -------------------------------------------------
+    def stale_temp_files(self, channel: str) -> list[Path]:
+        """Temp files ``atomic_write_bytes`` left for ``channel`` when its writer was
+        killed: in its image folder, beside its day files (``.<channel>.json.*.tmp``)
+        and beside its state files. Only meaningful under ``channel_lock``: a live
+        writer of the channel holds that lock while its temp file exists."""
+        channel = validate_channel(channel)
+        found: list[Path] = []
+        images = self.images_dir / channel
+        if images.is_dir():
+            found += images.glob(".*.tmp")
+        if self.messages_dir.is_dir():
+            found += self.messages_dir.glob(f"*/.{channel}.json.*.tmp")
+        if self.state_dir.is_dir():
+            # ".<channel>." cannot prefix another channel's files: names have no dots.
+            found += self.state_dir.glob(f".{channel}.*.tmp")
+        return sorted(p for p in found if p.is_file())
+
+    def remove_stale_temp_files(self, channel: str) -> list[Path]:
+        """Remove (and return) ``stale_temp_files(channel)``; call under the lock."""
+        removed = []
+        for path in self.stale_temp_files(channel):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+        return removed
 
     # -- quarantine -----------------------------------------------------------------
     def quarantine_bytes(self, name: str, data: bytes) -> Path:

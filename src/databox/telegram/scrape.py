@@ -3,6 +3,15 @@
 One channel failing (no preview, private, a FloodWait over the ceiling) never
 stops the others: every channel runs to its end, the report records each outcome,
 and the caller decides to fail loudly when any channel failed.
+
+Per channel, under its lock: temp files a killed run left are removed; photos that
+failed on earlier runs are downloaded again (``retry_pending_photos``); then the new
+messages are fetched, each batch written before the watermark moves past it. A
+photo that fails never fails its channel: the message lands with ``photo_status``
+and ``photo_errors``, and the photo goes on the channel's pending list
+(``state/telegram/<channel>.photos_pending.json``) until it lands or
+``PHOTO_MAX_ATTEMPTS`` runs have tried it. The list is derived from the message
+records (``photo_errors`` entries with a URL), so it works for either source.
 """
 
 from __future__ import annotations
@@ -14,14 +23,33 @@ from dataclasses import dataclass, field
 
 from databox.config import Settings
 from databox.lake import DataLake
+from databox.telegram.photo_retry import (
+    PHOTO_MAX_ATTEMPTS,
+    PhotoFetcher,
+    queue_photo_failures,
+    retry_pending_photos,
+)
 from databox.telegram.source import FetchContext, TelegramSource
 
 
 @dataclass
 class ChannelResult:
     channel: str
+    #: Every message written this run: posts and service messages.
     messages: int = 0
+    posts: int = 0
+    service_messages: int = 0
     images: int = 0
+    #: Photos of this run's messages that did not land (recorded on the message).
+    photos_failed: int = 0
+    #: Pending photos of earlier runs tried again, and how many of them landed.
+    photos_retried: int = 0
+    photos_recovered: int = 0
+    #: Pending photos dropped after ``PHOTO_MAX_ATTEMPTS`` tries.
+    photos_given_up: int = 0
+    #: Photos on the pending list when the run ended.
+    photos_pending: int = 0
+    temp_files_removed: int = 0
     first_id: int | None = None
     last_id: int | None = None
     watermark_before: int | None = None
@@ -54,18 +82,47 @@ class ScrapeReport:
         return sum(c.messages for c in self.channels)
 
     @property
+    def posts(self) -> int:
+        return sum(c.posts for c in self.channels)
+
+    @property
+    def service_messages(self) -> int:
+        return sum(c.service_messages for c in self.channels)
+
+    @property
     def images(self) -> int:
         return sum(c.images for c in self.channels)
 
+    @property
+    def photos_failed(self) -> int:
+        return sum(c.photos_failed for c in self.channels)
+
+    @property
+    def photos_pending(self) -> int:
+        return sum(c.photos_pending for c in self.channels)
+
+
+# -- one channel, many channels ----------------------------------------------------------
+
 
 async def scrape_channel(
-    source: TelegramSource, lake: DataLake, channel: str, log: Callable[[str], None]
+    source: TelegramSource,
+    lake: DataLake,
+    channel: str,
+    log: Callable[[str], None],
+    *,
+    photo_fetcher: PhotoFetcher | None = None,
+    photo_max_attempts: int = PHOTO_MAX_ATTEMPTS,
 ) -> ChannelResult:
     result = ChannelResult(channel=channel)
     started = time.perf_counter()
     try:
         # The lock keeps two runs from interleaving writes and watermarks of one channel.
         with lake.channel_lock(channel):
+            removed = await asyncio.to_thread(lake.remove_stale_temp_files, channel)
+            result.temp_files_removed = len(removed)
+            if removed:
+                log(f"{channel}: removed {len(removed)} temp file(s) left by a killed run")
             result.watermark_before = lake.read_watermark(channel)
             ctx = FetchContext(
                 image_path_for=lake.image_path,
@@ -73,20 +130,31 @@ async def scrape_channel(
                 log=log,
                 quarantine=lake.quarantine_bytes,
             )
+            await retry_pending_photos(
+                photo_fetcher, lake, channel, ctx, result, max_attempts=photo_max_attempts
+            )
             async for batch in source.fetch_since(channel, result.watermark_before, ctx):
                 if not batch:
                     continue
                 # Durably write the batch first; only then move the watermark past it.
+                # Failed photos go on the pending list before their records land: after a
+                # crash in between, the batch is fetched again and the stale entries
+                # (no record holds their error) are dropped by the next retry.
+                failed = await asyncio.to_thread(queue_photo_failures, lake, channel, batch, log)
                 written = await asyncio.to_thread(lake.write_messages, channel, batch)
                 last = max(m.message_id for m in batch)
                 await asyncio.to_thread(lake.write_watermark, channel, last)
                 result.files_written += len(written)
                 result.messages += len(batch)
+                result.posts += sum(1 for m in batch if m.is_post)
+                result.service_messages += sum(1 for m in batch if not m.is_post)
                 result.images += sum(len(m.image_paths) for m in batch)
+                result.photos_failed += failed
                 result.first_id = result.first_id or min(m.message_id for m in batch)
                 result.last_id = last
                 log(f"{channel}: {result.messages} new messages so far (up to id {last})")
             result.watermark_after = lake.read_watermark(channel)
+            result.photos_pending = len(lake.read_photos_pending(channel))
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         log(f"{channel}: FAILED after {result.messages} messages: {result.error}")
@@ -101,20 +169,48 @@ async def scrape_channels_async(
     *,
     concurrency: int = 3,
     log: Callable[[str], None] = print,
+    photo_fetcher: PhotoFetcher | None = None,
+    photo_max_attempts: int = PHOTO_MAX_ATTEMPTS,
 ) -> ScrapeReport:
+    """``photo_fetcher`` retries pending photos; by default the source itself when it
+    can download by URL (the web source), else none (they stay pending)."""
     started = time.perf_counter()
     semaphore = asyncio.Semaphore(max(1, concurrency))
+    if photo_fetcher is None and hasattr(source, "fetch_photos"):
+        photo_fetcher = source  # type: ignore[assignment]
 
     async def bounded(channel: str) -> ChannelResult:
         async with semaphore:
-            return await scrape_channel(source, lake, channel, log)
+            return await scrape_channel(
+                source,
+                lake,
+                channel,
+                log,
+                photo_fetcher=photo_fetcher,
+                photo_max_attempts=photo_max_attempts,
+            )
 
     try:
         results = await asyncio.gather(*(bounded(c) for c in channels))
     finally:
         await source.aclose()
+        if photo_fetcher is not None and photo_fetcher is not source:
+            await photo_fetcher.aclose()
     return ScrapeReport(
         source=source.name, channels=list(results), seconds=time.perf_counter() - started
+    )
+
+
+def make_web_source(settings: Settings):
+    """The public web preview source with the configured HTTP limits."""
+    from databox.telegram.web import WebPreviewSource
+
+    return WebPreviewSource(
+        settings.telegram_web_base_url,
+        connect_timeout=settings.telegram_http_connect_timeout,
+        deadline=settings.telegram_http_deadline,
+        retries=settings.telegram_http_retries,
+        max_photo_bytes=settings.telegram_max_photo_bytes,
     )
 
 
@@ -130,9 +226,7 @@ def make_source(settings: Settings, log: Callable[[str], None] = print) -> Teleg
             max_flood_wait=settings.telegram_max_flood_wait,
             log=log,
         )
-    from databox.telegram.web import WebPreviewSource
-
-    return WebPreviewSource(settings.telegram_web_base_url)
+    return make_web_source(settings)
 
 
 def scrape_channels(
@@ -145,6 +239,8 @@ def scrape_channels(
     """Synchronous entry point used by the CLI and the Dagster asset."""
     lake = lake or DataLake(settings.data_lake_dir)
     source = source or make_source(settings, log)
+    # Photos that failed under the web source are retried by URL whichever source runs.
+    fetcher = None if hasattr(source, "fetch_photos") else make_web_source(settings)
     return asyncio.run(
         scrape_channels_async(
             source,
@@ -152,5 +248,6 @@ def scrape_channels(
             settings.telegram_channels,
             concurrency=settings.telegram_concurrency,
             log=log,
+            photo_fetcher=fetcher,
         )
     )

@@ -2,68 +2,110 @@
 
 No login is needed, but only channels whose owners enabled the preview have one, and
 the page is HTML meant for browsers: the newest ~20 posts in ascending order with a
-``tme_messages_more[data-before]`` link to older ones. The selectors below follow
-``shared/docs/sources.md`` section 2b (snscrape's telegram module and recorded pages).
+``tme_messages_more[data-before]`` link to older ones. ``web_parse`` reads a page;
+this module fetches pages and photos and implements ``TelegramSource``:
+``WebPreviewSource`` pages back from the newest post to the caller's watermark,
+downloads the photos and yields ascending batches.
 
-Two parts:
+Faults are bounded and isolated:
 
-* ``parse_channel_page`` turns one page into ``WebPost`` objects. It never raises on
-  a malformed post: a missing field becomes ``None`` so one odd post cannot stop a
-  channel, and a post without ``data-post`` (no id) is skipped.
-* ``WebPreviewSource`` implements ``TelegramSource``: it pages back from the newest
-  post to the caller's watermark, downloads the photos and yields ascending batches.
+* every request (page or photo) has an overall deadline covering connecting and
+  reading the whole body (httpx's read timeout is per chunk, so a trickling server
+  would defeat it), a separate connect timeout, and a bounded number of retries
+  (timeouts, connection errors, 429/5xx), never sleeping more than
+  ``MAX_RETRY_SLEEP`` at a time;
+* a page the parser cannot read (an unreadable post block, a page that is not a
+  channel preview) fails the channel with ``WebLayoutError`` naming the page and
+  the post, after keeping the HTML in the lake's quarantine, so nothing is yielded
+  and the watermark cannot move past it;
+* a photo that cannot be downloaded (an error status, a timeout, a body that is not
+  an image, too large) never fails the channel: the message lands with
+  ``photo_status`` ``partial``/``failed`` and ``photo_errors``, and the scraper
+  retries it on later runs (``fetch_photos``). Only bytes that sniff as JPEG, PNG,
+  WebP or GIF are written, under the extension of their real type.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import os
-import re
-from collections.abc import AsyncIterator, Awaitable, Iterable
-from pathlib import Path, PurePosixPath
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from databox.errors import ChannelUnavailable, DataboxError
+from databox.errors import ChannelUnavailable
 from databox.lake import atomic_write_bytes, validate_channel
 from databox.telegram.message import TelegramMessage
 from databox.telegram.source import FetchContext
-from databox.telegram.web_parse import WebPage, WebPost, parse_channel_page, parse_views
-
-__all__ = ["BATCH_SIZE", "WebFetchError", "WebPreviewSource", "parse_channel_page", "parse_views"]
-
-#: snscrape sends a desktop Chrome User-Agent; t.me serves the same markup to it.
-USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+from databox.telegram.web_http import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_PHOTO_BYTES,
+    DEFAULT_RETRIES,
+    USER_AGENT,
+    DeadlineHttp,
+    WebFetchError,
+    check_photo,
+    sniff_image,
 )
+from databox.telegram.web_parse import (
+    PreviewLayoutError,
+    WebPage,
+    WebPost,
+    parse_channel_page,
+    parse_views,
+)
+
+__all__ = [
+    "BATCH_SIZE",
+    "PhotoResult",
+    "WebFetchError",
+    "WebLayoutError",
+    "WebPreviewSource",
+    "parse_channel_page",
+    "parse_views",
+    "sniff_image",
+]
+
 #: A batch holds at most this many messages (the Telethon source uses the same size).
 BATCH_SIZE = 100
-#: Statuses worth retrying: rate limiting and server-side trouble.
-TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: Never sleep longer than this on one retry, whatever Retry-After says.
-MAX_RETRY_SLEEP = 60.0
-
-_EXT_RE = re.compile(r"\.[A-Za-z0-9]{1,5}")
+#: Every ``/s/`` page has the history section, even a channel's first page.
+_HISTORY_MARKER = "tgme_channel_history"
 
 
-class WebFetchError(DataboxError):
-    """An HTTP request of the web source failed for good; the message names the URL."""
+class WebLayoutError(WebFetchError):
+    """A page of the preview could not be read: its layout changed, a post block is
+    unreadable, or it is not a channel preview at all. The message names the page
+    URL, the post (where known) and the quarantine file holding the HTML."""
 
-    def __init__(self, message: str, *, url: str, status: int | None = None):
-        super().__init__(message)
-        self.url = url
-        self.status = status
+    def __init__(self, message: str, *, url: str, post: str | None, quarantined: Path | None):
+        super().__init__(message, url=url)
+        self.post = post
+        self.quarantined = quarantined
 
 
-# -- fetching --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PhotoResult:
+    """One photo download: ``path`` (lake-relative) when it landed, else ``error``."""
+
+    message_id: int
+    index: int
+    url: str
+    path: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.path is not None
 
 
-def _photo_ext(url: str) -> str:
-    suffix = PurePosixPath(urlsplit(url).path).suffix
-    return suffix.lower() if _EXT_RE.fullmatch(suffix) else ".jpg"
+# -- helpers ---------------------------------------------------------------------------
 
 
 def _relative_to(path: Path, root: Path) -> str:
@@ -71,14 +113,6 @@ def _relative_to(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:  # outside the lake root: still store a relative path
         return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _batches(items: list[WebPost], size: int) -> Iterable[list[WebPost]]:
@@ -98,6 +132,18 @@ async def _gather_or_cancel(aws: Iterable[Awaitable[Any]]) -> list[Any]:
         raise
 
 
+def photo_outcome(
+    n_photos: int, results: Sequence[PhotoResult]
+) -> tuple[list[str], str | None, list[dict]]:
+    """``(image_paths, photo_status, photo_errors)`` of a post from its downloads."""
+    paths = [r.path for r in results if r.path is not None]
+    errors = [{"index": r.index, "url": r.url, "error": r.error} for r in results if r.path is None]
+    if n_photos == 0:
+        return paths, None, errors
+    status = "ok" if not errors else ("failed" if not paths else "partial")
+    return paths, status, errors
+
+
 class WebPreviewSource:
     """``TelegramSource`` over ``https://t.me/s/<channel>`` (or a replica at ``base_url``)."""
 
@@ -110,102 +156,140 @@ class WebPreviewSource:
         client: httpx.AsyncClient | None = None,
         max_pages: int | None = None,
         download_concurrency: int = 4,
-        timeout: float = 30.0,
-        retries: int = 3,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        retries: int = DEFAULT_RETRIES,
         backoff: float = 0.5,
+        max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
     ):
         """``max_pages`` caps how far one run pages back (None: to the watermark or the
         start of the channel); meant for a shallow first backfill, since with a
         watermark the posts beyond the cap are skipped for good (logged as a WARNING).
-        ``retries`` extra attempts are made for 429/5xx and connection errors, sleeping
-        ``backoff * 2**attempt`` seconds (or Retry-After, at most 60 s)."""
+        ``connect_timeout``, ``deadline``, ``retries`` and ``backoff`` bound every
+        request (``DeadlineHttp``). A photo above ``max_photo_bytes`` is not kept."""
         if download_concurrency < 1:
             raise ValueError("download_concurrency must be at least 1")
         if max_pages is not None and max_pages < 1:
             raise ValueError("max_pages must be at least 1 or None")
+        if max_photo_bytes < 1:
+            raise ValueError("max_photo_bytes must be at least 1")
         self.base_url = base_url.rstrip("/")
         self.max_pages = max_pages
         self.download_concurrency = download_concurrency
-        self.timeout = timeout
-        self.retries = max(0, retries)
-        self.backoff = backoff
-        self._headers = {"User-Agent": USER_AGENT, "Accept-Language": "en-US,en;q=0.9"}
-        self._given_client = client
-        self._own_client: httpx.AsyncClient | None = None
-        self._own_client_loop: asyncio.AbstractEventLoop | None = None
+        self.max_photo_bytes = max_photo_bytes
+        self.http = DeadlineHttp(
+            headers={"User-Agent": USER_AGENT, "Accept-Language": "en-US,en;q=0.9"},
+            client=client,
+            connect_timeout=connect_timeout,
+            deadline=deadline,
+            retries=retries,
+            backoff=backoff,
+        )
         self._active_fetches = 0
 
-    # -- HTTP ----------------------------------------------------------------------------
-    def _client(self) -> httpx.AsyncClient:
-        if self._given_client is not None:
-            return self._given_client
-        # An AsyncClient's pooled connections belong to the event loop that opened them.
-        # fetch_since closes our client when its last fetch ends, so a caller running
-        # each channel under its own asyncio.run() gets a fresh one; the loop check is a
-        # fallback for a fetch abandoned without being closed.
-        loop = asyncio.get_running_loop()
-        if self._own_client is None or self._own_client_loop is not loop:
-            self._own_client = httpx.AsyncClient(
-                timeout=self.timeout, follow_redirects=True, headers=self._headers
-            )
-            self._own_client_loop = loop
-        return self._own_client
+    @property
+    def connect_timeout(self) -> float:
+        return self.http.connect_timeout
 
-    async def _get(self, url: str, what: str) -> httpx.Response:
-        """GET with retries on transient failures; returns the final response (which
-        may still be a non-transient error status for the caller to judge)."""
-        attempts = self.retries + 1
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                response = await self._client().get(
-                    url, headers=self._headers, follow_redirects=True
-                )
-            except httpx.TransportError as exc:  # connect/read errors, timeouts
-                if last:
-                    raise WebFetchError(
-                        f"{what} {url} failed after {attempts} attempts: "
-                        f"{type(exc).__name__}: {exc}",
-                        url=url,
-                    ) from exc
-                await asyncio.sleep(self.backoff * 2**attempt)
-                continue
-            if response.status_code not in TRANSIENT_STATUSES:
-                return response
-            if last:
-                raise WebFetchError(
-                    f"{what} {url} failed after {attempts} attempts: "
-                    f"HTTP {response.status_code} {response.reason_phrase}",
-                    url=url,
-                    status=response.status_code,
-                )
-            delay = _retry_after(response)
-            await asyncio.sleep(
-                min(MAX_RETRY_SLEEP, delay if delay is not None else self.backoff * 2**attempt)
-            )
-        raise AssertionError("unreachable")  # the loop always returns or raises
+    @property
+    def deadline(self) -> float:
+        return self.http.deadline
 
-    async def _fetch_page(self, channel: str, url: str) -> WebPage:
-        response = await self._get(url, "page")
-        final_url = str(response.url)
+    @property
+    def retries(self) -> int:
+        return self.http.retries
+
+    @contextlib.asynccontextmanager
+    async def _in_use(self) -> AsyncIterator[None]:
+        """Channels fetched concurrently share one client; the last user closes it."""
+        self._active_fetches += 1
+        try:
+            yield
+        finally:
+            self._active_fetches -= 1
+            if self._active_fetches == 0:
+                await self.aclose()
+
+    # -- pages ---------------------------------------------------------------------------
+    def _layout_error(
+        self,
+        ctx: FetchContext,
+        channel: str,
+        url: str,
+        problem: str,
+        html: str,
+        post: str | None,
+    ) -> WebLayoutError:
+        """Keep ``html`` in quarantine (named by its digest: stable across runs) and
+        build the error that fails the channel."""
+        data = html.encode("utf-8", errors="replace")
+        name = f"telegram_web/{channel}/{hashlib.sha256(data).hexdigest()}.html"
+        kept = ctx.quarantine(name, data) if ctx.quarantine is not None else None
+        where = f"; the HTML is kept at {kept}" if kept is not None else ""
+        return WebLayoutError(
+            f"page {url}: {problem} (post {post or 'unknown'}){where}",
+            url=url,
+            post=post,
+            quarantined=kept,
+        )
+
+    async def _fetch_page(self, channel: str, url: str, ctx: FetchContext) -> WebPage:
+        answer = await self.http.get(url, "page")
         # t.me answers a channel without a preview (private, unknown, preview off) with
         # a redirect to the plain /<channel> page: snscrape's `'/s/' not in r.url` test.
-        if "/s/" not in urlsplit(final_url).path:
+        if "/s/" not in urlsplit(answer.url).path:
             raise ChannelUnavailable(
                 channel,
                 f"has no public web preview at {self.base_url}/s/{channel} (redirected to "
-                f"{final_url}); set TELEGRAM_API_ID, TELEGRAM_API_HASH and TELEGRAM_SESSION "
+                f"{answer.url}); set TELEGRAM_API_ID, TELEGRAM_API_HASH and TELEGRAM_SESSION "
                 "to use Telethon",
             )
-        if response.status_code == 404:
+        if answer.status == 404:
             raise ChannelUnavailable(channel, f"GET {url} answered HTTP 404 Not Found")
-        if response.status_code != 200:
+        if answer.status != 200:
             raise WebFetchError(
-                f"page {url} answered HTTP {response.status_code} {response.reason_phrase}",
+                f"page {url} answered HTTP {answer.status} {answer.reason}",
                 url=url,
-                status=response.status_code,
+                status=answer.status,
             )
-        return parse_channel_page(response.text, channel)
+        html = answer.text
+        try:
+            page = parse_channel_page(html, channel)
+        except PreviewLayoutError as exc:
+            raise self._layout_error(
+                ctx, channel, url, str(exc), exc.html or html, exc.post
+            ) from exc
+        # The parser guarantees these; checked here too so a page that slips through
+        # can never read as "0 new posts" or land a post without a date.
+        if _HISTORY_MARKER not in html:
+            raise self._layout_error(
+                ctx,
+                channel,
+                url,
+                "this is not a channel preview page (no message history)",
+                html,
+                None,
+            )
+        if not page.posts and page.before is not None:
+            raise self._layout_error(
+                ctx,
+                channel,
+                url,
+                f"the page links to older posts (before={page.before}) but shows none",
+                html,
+                None,
+            )
+        undated = next((p for p in page.posts if p.date is None), None)
+        if undated is not None:
+            raise self._layout_error(
+                ctx,
+                channel,
+                url,
+                "a post has no date (<time datetime>)",
+                html,
+                f"{channel}/{undated.message_id}",
+            )
+        return page
 
     async def _collect(
         self, channel: str, after_id: int | None, ctx: FetchContext
@@ -216,13 +300,13 @@ class WebPreviewSource:
         pages = 0
         prev_before: int | None = None
         while True:
-            page = await self._fetch_page(channel, url)
+            page = await self._fetch_page(channel, url, ctx)
             pages += 1
             new_ids = [p.message_id for p in page.posts if p.message_id not in found]
             for post in page.posts:
                 found.setdefault(post.message_id, post)
             if not page.posts or page.before is None:
-                break  # the start of the channel
+                break  # the start of the channel (an empty page has no older link)
             if after_id is not None and page.posts[0].message_id <= after_id:
                 break  # this page already overlaps what we have
             if not new_ids or (prev_before is not None and page.before >= prev_before):
@@ -249,51 +333,73 @@ class WebPreviewSource:
 
     # -- photos --------------------------------------------------------------------------
     async def _download(
-        self, sem: asyncio.Semaphore, channel: str, post: WebPost, index: int, url: str, path: Path
-    ) -> None:
-        async with sem:
-            response = await self._get(url, f"photo {index} of {channel}/{post.message_id}:")
-        if response.status_code != 200:
-            raise WebFetchError(
-                f"photo {index} of {channel}/{post.message_id}: {url} answered HTTP "
-                f"{response.status_code} {response.reason_phrase}",
-                url=url,
-                status=response.status_code,
-            )
-        if not response.content:
-            raise WebFetchError(
-                f"photo {index} of {channel}/{post.message_id}: {url} returned an empty body",
-                url=url,
-                status=response.status_code,
-            )
+        self,
+        sem: asyncio.Semaphore,
+        channel: str,
+        message_id: int,
+        index: int,
+        url: str,
+        ctx: FetchContext,
+    ) -> PhotoResult:
+        """Download one photo; an HTTP-side failure is returned, never raised (only
+        the lake's own failures, such as a full disk, raise)."""
+        what = f"photo {index} of {channel}/{message_id}:"
+        error: str | None = None
+        try:
+            async with sem:
+                answer = await self.http.get(
+                    url,
+                    what,
+                    max_bytes=self.max_photo_bytes,
+                    limit_name="TELEGRAM_MAX_PHOTO_BYTES",
+                )
+        except WebFetchError as exc:
+            error = exc.reason
+        else:
+            error, ext = check_photo(answer)
+        if error is not None:
+            ctx.log(f"web: {channel}: WARNING {what} {url}: {error}; the message is kept")
+            return PhotoResult(message_id, index, url, error=error)
+        path = Path(ctx.image_path_for(channel, message_id, index, ext))
         # fsync is blocking; keep it off the event loop so other downloads proceed.
-        await asyncio.to_thread(atomic_write_bytes, path, response.content)
+        await asyncio.to_thread(atomic_write_bytes, path, answer.body)
+        return PhotoResult(message_id, index, url, path=_relative_to(path, Path(ctx.lake_root)))
+
+    async def _download_all(
+        self, channel: str, jobs: Sequence[tuple[int, int, str]], ctx: FetchContext
+    ) -> list[PhotoResult]:
+        sem = asyncio.Semaphore(self.download_concurrency)
+        return await _gather_or_cancel(
+            self._download(sem, channel, mid, index, url, ctx) for mid, index, url in jobs
+        )
+
+    async def fetch_photos(
+        self, channel: str, jobs: Sequence[tuple[int, int, str]], ctx: FetchContext
+    ) -> list[PhotoResult]:
+        """Download ``(message_id, index, url)`` photos into the lake (the scraper's
+        retry of photos that failed on earlier runs); one result per job, in order."""
+        channel = validate_channel(channel)
+        async with self._in_use():
+            return await self._download_all(channel, jobs, ctx)
 
     async def _build_batch(
         self, channel: str, posts: list[WebPost], ctx: FetchContext
     ) -> list[TelegramMessage]:
-        sem = asyncio.Semaphore(self.download_concurrency)
-        jobs = []
+        jobs = [
+            (post.message_id, index, url)
+            for post in posts
+            for index, url in enumerate(post.photo_urls)
+        ]
+        results = iter(await self._download_all(channel, jobs, ctx))
         messages = []
         for post in posts:
-            if post.date is None:
-                # Without a date the message has no place in the lake (day files).
-                ctx.log(
-                    f"web: {channel}: WARNING post {post.message_id} has no <time datetime>; "
-                    "skipped (has the page layout changed?)"
-                )
-                continue
-            paths = []
-            for index, url in enumerate(post.photo_urls):
-                path = Path(ctx.image_path_for(channel, post.message_id, index, _photo_ext(url)))
-                jobs.append(self._download(sem, channel, post, index, url, path))
-                paths.append(_relative_to(path, Path(ctx.lake_root)))
+            mine = [next(results) for _ in post.photo_urls]
+            paths, status, errors = photo_outcome(len(post.photo_urls), mine)
             messages.append(
                 post.to_message(
-                    source=self.name, image_paths=paths, photo_status=None, photo_errors=[]
+                    source=self.name, image_paths=paths, photo_status=status, photo_errors=errors
                 )
             )
-        await _gather_or_cancel(jobs)
         return messages
 
     # -- TelegramSource ------------------------------------------------------------------
@@ -301,23 +407,12 @@ class WebPreviewSource:
         self, channel: str, after_id: int | None, ctx: FetchContext
     ) -> AsyncIterator[list[TelegramMessage]]:
         channel = validate_channel(channel)
-        self._active_fetches += 1
-        try:
+        async with self._in_use():
             posts = await self._collect(channel, after_id, ctx)
             for chunk in _batches(posts, BATCH_SIZE):
                 batch = await self._build_batch(channel, chunk, ctx)
                 if batch:
                     yield batch
-        finally:
-            # Channels fetched concurrently share one client; the last one closes it.
-            self._active_fetches -= 1
-            if self._active_fetches == 0:
-                await self.aclose()
 
     async def aclose(self) -> None:
-        client, loop = self._own_client, self._own_client_loop
-        self._own_client = self._own_client_loop = None
-        # A client opened under an event loop that has since finished cannot be closed
-        # from another one; its sockets already went with that loop.
-        if client is not None and loop is asyncio.get_running_loop():
-            await client.aclose()
+        await self.http.aclose()
