@@ -38,12 +38,11 @@ import select
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from databox.replica.server import LoopbackServer
@@ -233,34 +232,11 @@ class TelegramWebReplica(LoopbackServer):
         with self._lock:
             return self._sent[path]
 
-    def add_post(
-        self,
-        channel: str,
-        *,
-        text: str | None = None,
-        photos: Sequence[Path | str] = (),
-        date: datetime | None = None,
-        views: int | None = 1,
-        edited: bool = False,
-        forwarded_from: Forward | None = None,
-        link_preview: LinkPreview | None = None,
-        author: str | None = None,
-        skip_ids: int = 0,
-    ) -> int:
-        """Publish a post now (or at ``date``); returns its id."""
+    def add_post(self, channel: str, **post: Any) -> int:
+        """Publish a post now (or at ``date=``); returns its id. Takes the keyword
+        arguments of ``Corpus.add_post`` (text, photos, views, media kinds, ...)."""
         with self._lock:
-            return self.corpus.add_post(
-                channel,
-                text=text,
-                photos=photos,
-                date=date,
-                views=views,
-                edited=edited,
-                forwarded_from=forwarded_from,
-                link_preview=link_preview,
-                author=author,
-                skip_ids=skip_ids,
-            ).id
+            return self.corpus.add_post(channel, **post).id
 
     def edit_post(self, channel: str, post_id: int, text: str | None) -> None:
         with self._lock:
