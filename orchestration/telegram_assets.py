@@ -47,7 +47,9 @@ def _markdown_table(rows: list[dict], columns: list[str]) -> str:
     description=(
         "New messages and photos of each configured Telegram channel, scraped into the "
         "data lake (raw/telegram_messages/YYYY-MM-DD/<channel>.json, raw/images/…) "
-        "above each channel's watermark."
+        "above each channel's watermark: posts of every kind (text, photos, albums, videos, "
+        "voice, stickers, polls, locations, ...) and service messages (kept, never counted "
+        "as posts). Photos that fail to download are recorded on their message and retried."
     ),
 )
 def scrape_telegram(
@@ -66,8 +68,12 @@ def scrape_telegram(
     rows = [
         {
             "channel": c.channel,
-            "new_messages": c.messages,
+            # Service messages (channel created, pinned, ...) are kept but are not posts.
+            "new_posts": c.posts,
+            "service_messages": c.service_messages,
             "images": c.images,
+            "photos_failed": c.photos_failed,
+            "photos_pending": c.photos_pending,
             "watermark": f"{c.watermark_before} → {c.watermark_after}",
             "seconds": round(c.seconds, 2),
             "error": c.error,
@@ -76,21 +82,29 @@ def scrape_telegram(
     ]
     metadata = {
         "source": report.source,
-        "new_messages": report.messages,
+        "new_posts": report.posts,
+        "new_service_messages": report.service_messages,
         "new_images": report.images,
+        "photos_failed": report.photos_failed,
+        "photos_pending": report.photos_pending,
         "seconds": round(report.seconds, 2),
-        "channels": dg.MetadataValue.md(
-            _markdown_table(
-                rows, ["channel", "new_messages", "images", "watermark", "seconds", "error"]
-            )
-        ),
+        "channels": dg.MetadataValue.md(_markdown_table(rows, list(rows[0]) if rows else [])),
         "lake": dg.MetadataValue.path(str(data_lake.root)),
-        **{f"messages/{c.channel}": c.messages for c in report.channels},
+        **{f"posts/{c.channel}": c.posts for c in report.channels},
     }
+    if report.photos_pending:
+        context.log.warning(
+            f"{report.photos_pending} photo(s) could not be downloaded; their messages are in "
+            "the lake with photo_status/photo_errors and the next runs retry them"
+        )
     if not report.ok:
         failed = ", ".join(f"{c.channel} ({c.error})" for c in report.failed)
         # A channel that cannot be read stays unreadable on retry; anything else may be transient.
-        permanent = all(ChannelUnavailable.__name__ in (c.error or "") for c in report.failed)
+        # A changed page layout does not change back on retry either.
+        permanent = all(
+            any(name in (c.error or "") for name in (ChannelUnavailable.__name__, "WebLayoutError"))
+            for c in report.failed
+        )
         raise dg.Failure(
             description=(
                 f"{len(report.failed)} of {len(report.channels)} channels failed: {failed}. "

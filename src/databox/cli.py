@@ -36,8 +36,15 @@ def cmd_scrape(args: argparse.Namespace) -> int:
     report = scrape_channels(settings, log=_log)
     for c in report.channels:
         status = "ok" if c.ok else f"FAILED: {c.error}"
-        print(f"  {c.channel:<24} {c.messages:>6} new messages {c.images:>6} images  {status}")
-    print(f"scraped {report.messages} messages, {report.images} images in {report.seconds:.1f} s")
+        photos = f", {c.photos_pending} photos pending a retry" if c.photos_pending else ""
+        print(
+            f"  {c.channel:<24} {c.posts:>6} new posts {c.service_messages:>4} service "
+            f"{c.images:>6} images{photos}  {status}"
+        )
+    print(
+        f"scraped {report.posts} posts ({report.service_messages} service messages), "
+        f"{report.images} images in {report.seconds:.1f} s"
+    )
     return 0 if report.ok else 1
 
 

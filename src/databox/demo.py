@@ -80,20 +80,28 @@ def print_summary(database_url: str) -> None:
     status = warehouse_status(wh)
     print(f"\nWhat landed in {status['warehouse']}:")
     print(
-        f"  raw.telegram_messages: {status['rows']} rows; lake files loaded: {status['files_loaded']}, "
+        f"  raw.telegram_messages: {status['rows']} rows ({status['posts']} posts); lake files "
+        f"loaded: {status['files_loaded']}, "
         f"failed: {status['files_failed']}; unresolved load errors: {status['unresolved_errors']}"
     )
     for channel, info in status["channels"].items():
         print(
-            f"  {channel:<20} {info['rows']:>5} messages, newest {info['newest_message_date'][:16]}"
+            f"  {channel:<20} {info['posts']:>5} posts, {info['service_messages']:>2} service "
+            f"messages, newest {info['newest_message_date'][:16]}"
         )
     rows = wh.query(
         "select channel, message_id, date, views, image_paths, text from ("
         " select channel, message_id, date, views, image_paths, text,"
         " row_number() over (partition by channel order by message_id desc) as rn"
-        " from raw.telegram_messages) t where rn <= 2 order by channel, message_id desc"
+        " from raw.telegram_messages where coalesce(message_type, 'post') = 'post') t"
+        " where rn <= 2 order by channel, message_id desc"
     )
-    print("\nNewest messages per channel:")
+    kinds = wh.query(
+        "select media_kind, count(*) as n from raw.telegram_messages"
+        " where coalesce(message_type, 'post') = 'post' group by media_kind order by n desc"
+    )
+    print("  posts by kind: " + ", ".join(f"{r['media_kind']} {r['n']}" for r in kinds))
+    print("\nNewest posts per channel:")
     for row in rows:
         images = row["image_paths"]
         images = orjson.loads(images) if isinstance(images, str) else images or []
