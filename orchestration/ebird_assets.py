@@ -2,7 +2,11 @@
 
 * ``ebird_assets``: one asset per dlt resource (recent and notable observations,
   taxonomy, hotspots), keyed ``raw_ebird/<table>`` by a translator so the SQLMesh
-  models' dependencies on the raw tables connect in the lineage graph.
+  models' dependencies on the raw tables connect in the lineage graph. It also loads
+  the historic observations of the last ``EBIRD_DAILY_HISTORIC_DAYS`` complete days
+  (default 3, ending yesterday) into ``raw_ebird.historic_observations``, the only
+  true per-day data the daily counts are built from, and records those dates'
+  partitions of ``raw_ebird/historic_observations`` as materialized.
 * ``ebird_historic_assets``: ``raw_ebird/historic_observations``, daily-partitioned:
   the unit of backfills (UI or ``dagster asset materialize --partition``).
 * ``sqlmesh_staging`` / ``sqlmesh_marts``: one asset per SQLMesh model, run with
@@ -12,9 +16,11 @@
   modelled tables.
 """
 
+import dataclasses
 import os
 from contextlib import nullcontext
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
@@ -32,6 +38,10 @@ EBIRD_GROUP = "ebird"
 DAILY_RESOURCES = ("recent_observations", "notable_observations", "taxonomy", "hotspots")
 HISTORIC_RESOURCE = "historic_observations"
 HISTORY_START = os.environ.get("EBIRD_HISTORY_START", "2025-01-01")
+#: The daily job's own dlt pipeline for the last days' historic observations.
+DAILY_HISTORIC_PIPELINE = "ebird_daily_historic"
+#: The tag the schedule and the sensor put on a daily run (orchestration.ebird_jobs).
+DATE_TAG = "ebird/date"
 
 
 def raw_key(table: str) -> dg.AssetKey:
@@ -79,7 +89,9 @@ def _run_dlt(
     historic_date: date | None,
     pipeline_name: str,
 ):
-    from databox.ebird.pipeline import make_ebird_source
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from databox.ebird.pipeline import make_ebird_source, translate_dlt_error
     from databox.ebird.source import ExtractFailures
 
     settings = ebird.settings()
@@ -92,12 +104,77 @@ def _run_dlt(
     )
     lock = duckdb_lock_path(database_url)
     # DuckDB admits one writer process: wait for any other writer instead of failing.
-    with file_lock(lock) if lock else nullcontext():
-        yield from dlt.run(
-            context=context, dlt_source=source.with_resources(*resources), dlt_pipeline=pipeline
-        )
+    # dagster-dlt drops the pipeline's local state (pending packages included) before
+    # each run, so a failed load never wedges the next one.
+    try:
+        with file_lock(lock) if lock else nullcontext():
+            yield from dlt.run(
+                context=context,
+                dlt_source=source.with_resources(*resources),
+                dlt_pipeline=pipeline,
+            )
+    except PipelineStepFailed as exc:
+        ours = translate_dlt_error(exc)  # e.g. EbirdSchemaChanged naming table and column
+        if ours is None:
+            raise
+        raise ours from exc
     # Regions that failed are reported after the others' rows were loaded.
     failures.raise_if_any()
+
+
+def _daily_run_day(context: dg.AssetExecutionContext) -> date:
+    """The day the run is for: its ``ebird/date`` tag (schedule, sensor), else today
+    in EBIRD_SCHEDULE_TIMEZONE."""
+    tagged = context.run.tags.get(DATE_TAG)
+    if tagged:
+        return date.fromisoformat(tagged)
+    timezone = ZoneInfo(os.environ.get("EBIRD_SCHEDULE_TIMEZONE", "UTC"))
+    return datetime.now(timezone).date()
+
+
+def _load_daily_historic(
+    context: dg.AssetExecutionContext, ebird: EbirdResource, warehouse: WarehouseResource
+):
+    """Historic observations of the last EBIRD_DAILY_HISTORIC_DAYS complete days: the
+    per-date data ``fct_daily_species_counts`` is built from (recent observations are
+    only the latest sighting per species). Loaded with ``run_ebird`` under a pipeline
+    of its own; the dates' partitions of raw_ebird/historic_observations are recorded
+    as materialized, so a backfill can skip them."""
+    from databox.ebird.pipeline import run_ebird
+    from databox.ebird.settings import daily_historic_dates, validate_daily_historic_days
+
+    settings = dataclasses.replace(
+        ebird.settings(),
+        daily_historic_days=validate_daily_historic_days(
+            os.environ.get("EBIRD_DAILY_HISTORIC_DAYS")
+        ),
+    )
+    days = daily_historic_dates(_daily_run_day(context), settings.daily_historic_days)
+    if not days:
+        context.log.info("EBIRD_DAILY_HISTORIC_DAYS=0: no historic observations loaded")
+        return
+    summary = run_ebird(
+        warehouse.settings().database_url,
+        settings,
+        historic_dates=days,
+        resources=[HISTORIC_RESOURCE],
+        pipeline_name=DAILY_HISTORIC_PIPELINE,
+    )
+    context.log.info(f"historic observations of {days[0]} … {days[-1]}: {summary}")
+    first_partition = date.fromisoformat(HISTORY_START)
+    for day in days:
+        if day < first_partition:
+            continue
+        yield dg.AssetMaterialization(
+            asset_key=raw_key(HISTORIC_RESOURCE),
+            partition=day.isoformat(),
+            description="Loaded by the daily eBird job (EBIRD_DAILY_HISTORIC_DAYS).",
+            metadata={
+                "dates_in_load": f"{days[0]} → {days[-1]}",
+                "rows_in_load": summary.row_counts.get(HISTORIC_RESOURCE, 0),
+                "load_ids": ", ".join(summary.load_ids),
+            },
+        )
 
 
 @dlt_assets(
@@ -114,6 +191,7 @@ def ebird_assets(
     warehouse: WarehouseResource,
 ):
     yield from _run_dlt(context, dlt, ebird, warehouse, DAILY_RESOURCES, None, "ebird")
+    yield from _load_daily_historic(context, ebird, warehouse)
 
 
 ebird_daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START, end_offset=0)
@@ -263,7 +341,11 @@ RAW_CHECKED = ("recent_observations", "notable_observations", "taxonomy", "hotsp
 raw_quality_checks = [_table_check(f"{DEFAULT_DATASET}.{t}", blocking=True) for t in RAW_CHECKED]
 model_quality_checks = [
     _table_check(m, blocking=False)
-    for m in ("staging.stg_ebird_observations", "marts.fct_daily_species_counts")
+    for m in (
+        "staging.stg_ebird_observations",
+        "staging.stg_ebird_historic_observations",
+        "marts.fct_daily_species_counts",
+    )
 ]
 
 

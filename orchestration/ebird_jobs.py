@@ -17,11 +17,10 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from orchestration.ebird_assets import EBIRD_GROUP, ebird_historic_assets
+from orchestration.ebird_assets import DATE_TAG, EBIRD_GROUP, ebird_historic_assets
 from orchestration.resources import EbirdResource
 
 JOB_NAME = "daily_ebird_pipeline"
-DATE_TAG = "ebird/date"
 TIMEZONE = os.environ.get("EBIRD_SCHEDULE_TIMEZONE", "UTC")
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED,

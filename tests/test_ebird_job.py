@@ -78,6 +78,16 @@ def test_daily_ebird_pipeline_on_duckdb_twice(tmp_path, replica, duckdb_url):
         "from quality.data_quality_results"
     )
     assert results[0]["n"] > 0
+    # True daily counts: from the historic observations of the last 3 complete days
+    # (EBIRD_DAILY_HISTORIC_DAYS), which the daily job loaded itself.
+    today = datetime.now(timezone.utc).date()
+    daily = connect(duckdb_url).query(
+        "select distinct cast(obs_date as varchar) as d, count_source "
+        "from marts.fct_daily_species_counts order by 1"
+    )
+    assert [(r["d"], r["count_source"]) for r in daily] == [
+        ((today - timedelta(days=n)).isoformat(), "historic") for n in (3, 2, 1)
+    ]
 
     first_keys = keys(duckdb_url)
     proc = execute_seed_command(env)
@@ -264,3 +274,71 @@ def test_data_quality_checks_asset_fails_on_bad_rows_and_records_them(
     )
     assert failed and all(r["failing_rows"] >= 1 for r in failed)
     assert any("lat" in r["check_name"] for r in failed)
+
+
+# -- the daily ingestion in process: historic days, recovery ----------------------------
+
+
+def _materialize_daily_ingestion(replica, tmp_path, database_url, instance, **tags):
+    from dagster_dlt import DagsterDltResource
+
+    from orchestration.ebird_assets import ebird_assets
+    from orchestration.resources import EbirdResource, WarehouseResource
+
+    resources = {
+        "dlt": DagsterDltResource(),
+        "ebird": EbirdResource(
+            api_token="test-token",
+            api_base_url=replica.base_url,
+            regions="US-NY",
+            dlt_data_dir=str(tmp_path / "dlt"),
+        ),
+        "warehouse": WarehouseResource(database_url=database_url),
+    }
+    return dg.materialize(
+        [ebird_assets], resources=resources, instance=instance, tags=tags, raise_on_error=False
+    )
+
+
+def test_daily_ingestion_loads_the_last_complete_days_of_historic_observations(
+    tmp_path, replica, duckdb_url, monkeypatch
+):
+    from orchestration.ebird_assets import raw_key
+
+    monkeypatch.setenv("EBIRD_DAILY_HISTORIC_DAYS", "2")
+    today = datetime.now(timezone.utc).date()
+    days = [(today - timedelta(days=n)).isoformat() for n in (2, 1)]
+    with dg.instance_for_test() as instance:
+        result = _materialize_daily_ingestion(
+            replica, tmp_path, duckdb_url, instance, **{"ebird/date": today.isoformat()}
+        )
+        assert result.success
+        # The dates' partitions of the backfill asset count as materialized.
+        assert instance.get_materialized_partitions(raw_key("historic_observations")) == set(days)
+    rows = connect(duckdb_url).query(
+        "select cast(obs_date as varchar) as d, count(*) as n "
+        "from raw_ebird.historic_observations group by 1 order by 1"
+    )
+    ds = replica.dataset
+    assert [(r["d"], r["n"]) for r in rows] == [
+        (d, len(ds.historic(["US-NY"], date.fromisoformat(d)))) for d in days
+    ]
+
+
+def test_dagster_path_bad_record_then_healthy_api_is_green(tmp_path, replica, duckdb_url):
+    """The same recovery as run_ebird's: a type change fails the step loudly, naming
+    table, column and value; once the API is healthy the next run succeeds."""
+    replica.tamper("/data/obs/US-NY/recent", "howMany", "12", times=1)
+    with dg.instance_for_test() as instance:
+        failed = _materialize_daily_ingestion(replica, tmp_path, duckdb_url, instance)
+        assert not failed.success
+        error = next(e for e in failed.all_events if e.is_step_failure)
+        message = error.step_failure_data.error.to_string()  # the cause chain included
+        assert "EbirdSchemaChanged" in message
+        assert "raw_ebird.recent_observations.how_many (API field howMany)" in message
+        assert "got text '12'" in message
+
+        healthy = _materialize_daily_ingestion(replica, tmp_path, duckdb_url, instance)
+        assert healthy.success
+    recent = connect(duckdb_url).query("select count(*) as n from raw_ebird.recent_observations")
+    assert recent[0]["n"] == len(replica.dataset.recent(["US-NY"], 14))

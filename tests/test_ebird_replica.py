@@ -147,6 +147,47 @@ def test_bad_or_missing_token_is_403_with_empty_body(http, replica):
     )
 
 
+#: One request per route the replica serves (every one needs the token).
+EVERY_ENDPOINT = (
+    "/data/obs/US-NY/recent",
+    "/data/obs/US-NY/recent/notable",
+    f"/data/obs/US-NY/historic/{TODAY - timedelta(days=1):%Y/%m/%d}",
+    "/ref/taxonomy/ebird",
+    "/ref/taxonomy/versions",
+    "/ref/hotspot/US-NY",
+    "/ref/region/info/US-NY",
+)
+
+
+def test_every_endpoint_enforces_the_token(http, replica):
+    """Reference data included: a server that enforces the documented header answers
+    403 with an empty body to taxonomy and hotspot requests without it too."""
+    for path in EVERY_ENDPOINT:
+        for token in ("wrong", None, ""):
+            resp = get(http, path, token=token, fmt="json")
+            assert resp.status_code == 403, (path, token)
+            assert resp.content == b"" and resp.headers["content-length"] == "0", path
+        assert get(http, path, fmt="json").status_code == 200, path
+        # The 3rd-party key= parameter stands in for the header (§1.1).
+        assert http.get(path, params={"fmt": "json", "key": TOKEN}).status_code == 200, path
+    replica.set_token("rotated")
+    assert {get(http, p, fmt="json").status_code for p in EVERY_ENDPOINT} == {403}
+
+
+def test_tamper_serves_a_bad_typed_field(http, replica):
+    replica.tamper("/data/obs/US-NY/recent", "howMany", "12", times=1)
+    tampered = get(http, "/data/obs/US-NY/recent").json()
+    assert tampered[0]["howMany"] == "12"
+    assert all(not isinstance(i.get("howMany"), str) for i in tampered[1:])
+    again = get(http, "/data/obs/US-NY/recent").json()  # times=1: healthy again
+    assert not isinstance(again[0].get("howMany"), str) and again[1:] == tampered[1:]
+    replica.tamper("/ref/hotspot", "lat", "north", index=1)
+    assert get(http, "/ref/hotspot/KE", fmt="json").json()[1]["lat"] == "north"
+    assert get(http, "/ref/hotspot/KE", token="nope", fmt="json").status_code == 403
+    replica.clear_failures()
+    assert get(http, "/ref/hotspot/KE", fmt="json").json()[1]["lat"] != "north"
+
+
 def test_malformed_region_back_and_routes(http):
     bad = get(http, "/data/obs/us-ny/recent")
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/json"
@@ -182,13 +223,12 @@ def test_malformed_region_back_and_routes(http):
 # -- reference data --------------------------------------------------------------------
 
 
-def test_taxonomy_csv_default_json_and_tokenless(http, replica):
-    replica.set_token("something-else")  # taxonomy does not look at the token
-    text = get(http, "/ref/taxonomy/ebird", token=None)
+def test_taxonomy_csv_default_and_json(http, replica):
+    text = get(http, "/ref/taxonomy/ebird")
     assert text.status_code == 200 and text.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(text.text)))
     assert rows[0][:3] == ["SCIENTIFIC_NAME", "COMMON_NAME", "SPECIES_CODE"]
-    items = get(http, "/ref/taxonomy/ebird", token=None, fmt="json").json()
+    items = get(http, "/ref/taxonomy/ebird", fmt="json").json()
     assert len(rows) - 1 == len(items)
     by_code = {i["speciesCode"]: i for i in items}
     assert set(EXAMPLES["taxonomy_item"]) <= set(by_code["rewbla"])

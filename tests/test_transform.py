@@ -91,9 +91,26 @@ def expected_observations(url: str, *, with_historic: bool) -> list[tuple]:
     return [row for _, row in best.values()]
 
 
-def expected_daily_counts(observations: list[tuple]) -> set[tuple]:
+def expected_historic(url: str) -> list[tuple]:
+    """stg_ebird_historic_observations by hand: the raw historic rows (none before the
+    first historic load), one per (sub_id, species_code), the copy loaded last winning."""
+    if not query(
+        url,
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_ebird' "
+        "AND table_name = 'historic_observations'",
+    )[0][0]:
+        return []
+    best: dict[tuple, tuple] = {}
+    for row in query(url, f"SELECT {OBS_COLUMNS} FROM raw_ebird.historic_observations"):
+        if row[:2] not in best or float(row[6]) > float(best[row[:2]][6]):
+            best[row[:2]] = row
+    return list(best.values())
+
+
+def expected_daily_counts(historic: list[tuple]) -> set[tuple]:
+    """fct_daily_species_counts by hand: from the historic observations only."""
     groups: dict[tuple, list[tuple]] = defaultdict(list)
-    for sub_id, species, region, _loc, day, how_many, *_ in observations:
+    for sub_id, species, region, _loc, day, how_many, *_ in historic:
         groups[(region, day, species)].append((sub_id, how_many))
     return {
         (
@@ -102,6 +119,7 @@ def expected_daily_counts(observations: list[tuple]) -> set[tuple]:
             len(rows),  # observations
             sum(n or 0 for _, n in rows),  # individuals counted
             sum(n is None for _, n in rows),  # presence-only reports
+            "historic",  # count_source
         )
         for key, rows in groups.items()
     }
@@ -132,14 +150,22 @@ def assert_marts_match(url: str, *, with_historic: bool) -> dict[str, int]:
     assert query(url, "SELECT count(*) FROM staging.stg_ebird_observations")[0][0] == len(
         observations
     )
+    historic = expected_historic(url)
+    assert bool(historic) == with_historic
+    assert query(url, "SELECT count(*) FROM staging.stg_ebird_historic_observations")[0][0] == len(
+        historic
+    )
     daily = set(
         query(
             url,
             "SELECT region_code, obs_date, species_code, checklists, observations, "
-            "individuals_counted, presence_only_reports FROM marts.fct_daily_species_counts",
+            "individuals_counted, presence_only_reports, count_source "
+            "FROM marts.fct_daily_species_counts",
         )
     )
-    assert daily == expected_daily_counts(observations)
+    # Daily counts come from the historic (per-date) observations only: without a
+    # historic load there are none, however many recent observations there are.
+    assert daily == expected_daily_counts(historic)
     activity = set(
         query(
             url,
@@ -148,6 +174,9 @@ def assert_marts_match(url: str, *, with_historic: bool) -> dict[str, int]:
         )
     )
     assert activity == expected_hotspot_activity(url, observations)
+    assert {
+        s for (s,) in query(url, "SELECT DISTINCT count_source FROM marts.fct_hotspot_activity")
+    } == {"recent_latest_sightings+historic"}
     notable = set(
         query(
             url,
@@ -162,6 +191,7 @@ def assert_marts_match(url: str, *, with_historic: bool) -> dict[str, int]:
         model: query(url, f"SELECT count(*) FROM {model}")[0][0]
         for model in (
             "staging.stg_ebird_observations",
+            "staging.stg_ebird_historic_observations",
             "staging.stg_ebird_notable_observations",
             "staging.stg_ebird_taxonomy",
             "staging.stg_ebird_hotspots",
@@ -227,7 +257,15 @@ def test_raw_to_marts_backfill_rerun_and_failing_audit(
     backfill = runner.plan_and_apply(start=min(HISTORIC_DAYS), end=max(HISTORIC_DAYS))
     assert backfill.changed_models == ()
     assert "staging.stg_ebird_observations" in backfill.restated
+    assert "staging.stg_ebird_historic_observations" in backfill.restated
     counts = assert_marts_match(warehouse_url, with_historic=True)
+    days = {
+        d
+        for (d,) in query(
+            warehouse_url, "SELECT DISTINCT obs_date FROM marts.fct_daily_species_counts"
+        )
+    }
+    assert days == set(HISTORIC_DAYS), "one day of counts per historic date loaded"
 
     # 3. Nothing changed: same rows again.
     again = runner.plan_and_apply()
@@ -279,7 +317,7 @@ def test_sqlmesh_unit_tests_pass(tmp_path, sqlmesh_cache):
     runner = SqlMeshRunner(f"duckdb:///{tmp_path / 'unused.duckdb'}", cache_dir=sqlmesh_cache)
     result = runner.run_tests()
     assert result.ok, result.failures
-    assert result.tests_run == 2
+    assert result.tests_run == 3
     assert not (tmp_path / "unused.duckdb").exists()  # unit tests run on an in-memory DuckDB
 
 
@@ -292,7 +330,9 @@ def test_dependency_graph_from_raw_to_marts(tmp_path, sqlmesh_cache):
         "raw_ebird.historic_observations",
     }
     assert deps["staging.stg_ebird_notable_observations"] == {"raw_ebird.notable_observations"}
-    assert deps["marts.fct_daily_species_counts"] == {"staging.stg_ebird_observations"}
+    assert deps["staging.stg_ebird_historic_observations"] == {"raw_ebird.historic_observations"}
+    # Daily counts from the historic (per-date) observations only, never from /recent.
+    assert deps["marts.fct_daily_species_counts"] == {"staging.stg_ebird_historic_observations"}
     assert deps["marts.fct_notable_sightings"] == {
         "staging.stg_ebird_notable_observations",
         "staging.stg_ebird_taxonomy",

@@ -135,6 +135,7 @@ def print_ebird(database_url: str) -> None:
     for table in (
         "raw_ebird.recent_observations",
         "raw_ebird.notable_observations",
+        "raw_ebird.historic_observations",
         "raw_ebird.taxonomy",
         "raw_ebird.hotspots",
         "marts.fct_daily_species_counts",
@@ -150,6 +151,16 @@ def print_ebird(database_url: str) -> None:
     print(
         f"  quality.data_quality_results: {quality['passed']} of {quality['n']} checks passed, "
         f"{quality['skipped']} skipped (tables not loaded)"
+    )
+    days = wh.query(
+        "select min(obs_date) as first_day, max(obs_date) as last_day, "
+        "count(distinct obs_date) as n, min(count_source) as source "
+        "from marts.fct_daily_species_counts"
+    )[0]
+    print(
+        f"  daily counts: {days['n']} day(s), {days['first_day']} → {days['last_day']}, "
+        f"from the {days['source']} (per-date) observations; recent observations are the "
+        "latest sighting per species, not daily counts"
     )
     top = wh.query(
         "select region_code, species_code, sum(individuals_counted) as birds from marts.fct_daily_species_counts "

@@ -7,8 +7,11 @@ seconds, capped at ``max_retry_delay``, or the server's ``Retry-After``). We cre
 it with ``raise_for_status=False`` so that once the attempts are spent we get the
 last response back and can raise one loud ``EbirdApiError`` naming the request.
 
-The token goes in the ``X-eBirdApiToken`` header only, so URLs (and hence every
-message and log line, which show the URL) never contain it.
+The token goes in the ``X-eBirdApiToken`` header of **every** request, reference
+data (taxonomy, hotspots) included: the API documents the header for every endpoint,
+and a server that enforces it answers 403 to a request without it. Only the header:
+URLs (and hence every message and log line, which show the URL) never contain it.
+Without a token no request is sent at all (``EbirdAuthError`` naming EBIRD_API_TOKEN).
 """
 
 from __future__ import annotations
@@ -96,23 +99,22 @@ class EbirdClient:
         return self._token is not None
 
     # -- transport ---------------------------------------------------------------------
-    def get(self, path: str, params: Mapping[str, Any] | None = None, *, auth: bool = True):
-        """GET ``base_url/path``; returns the 2xx ``requests.Response`` or raises
-        ``EbirdAuthError`` (403), ``EbirdBadRequest`` (400) or ``EbirdApiError``."""
+    def get(self, path: str, params: Mapping[str, Any] | None = None):
+        """GET ``base_url/path`` with the token header; returns the 2xx
+        ``requests.Response`` or raises ``EbirdAuthError`` (no token, or 403),
+        ``EbirdBadRequest`` (400) or ``EbirdApiError``."""
         from dlt.sources.helpers.requests import Request, RequestException
 
         url = f"{self.base_url}/{path.lstrip('/')}"
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         shown = safe_url(Request("GET", url, params=clean).prepare().url or url)
-        headers = {"Accept": "application/json"}
-        if auth:
-            if not self._token:
-                raise EbirdAuthError(
-                    f"GET {shown}: no eBird API token; set {TOKEN_ENV} "
-                    "(get a key at https://ebird.org/api/keygen)",
-                    url=shown,
-                )
-            headers[TOKEN_HEADER] = self._token
+        if not self._token:
+            raise EbirdAuthError(
+                f"GET {shown}: no eBird API token; set {TOKEN_ENV} "
+                "(get a key at https://ebird.org/api/keygen)",
+                url=shown,
+            )
+        headers = {"Accept": "application/json", TOKEN_HEADER: self._token}
         try:
             response = self._http.get(url, params=clean, headers=headers)
         except RequestException as exc:
@@ -146,10 +148,8 @@ class EbirdClient:
             f"{head}: {title}" if title else head, url=shown, status=status, title=title
         )
 
-    def get_json(
-        self, path: str, params: Mapping[str, Any] | None = None, *, auth: bool = True
-    ) -> Any:
-        response = self.get(path, params, auth=auth)
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = self.get(path, params)
         try:
             return response.json()
         except ValueError:
@@ -161,8 +161,8 @@ class EbirdClient:
                 status=response.status_code,
             ) from None
 
-    def _get_list(self, path: str, params: Mapping[str, Any] | None = None, **kw) -> list:
-        data = self.get_json(path, params, **kw)
+    def _get_list(self, path: str, params: Mapping[str, Any] | None = None) -> list:
+        data = self.get_json(path, params)
         if not isinstance(data, list):
             raise EbirdApiError(
                 f"GET {self.base_url}/{path}: expected a JSON array, got {type(data).__name__}",
@@ -200,16 +200,16 @@ class EbirdClient:
     def taxonomy(
         self, *, species: list[str] | None = None, locale: str | None = None
     ) -> list[dict[str, Any]]:
-        """The eBird taxonomy as JSON (the endpoint's default is CSV, §1.8); no token."""
+        """The eBird taxonomy as JSON (the endpoint's default is CSV, §1.8)."""
         params = {
             "fmt": "json",
             "species": ",".join(species) if species else None,
             "locale": locale,
         }
-        return self._get_list("ref/taxonomy/ebird", params, auth=False)
+        return self._get_list("ref/taxonomy/ebird", params)
 
     def taxonomy_versions(self) -> list[dict[str, Any]]:
-        return self._get_list("ref/taxonomy/versions", auth=False)
+        return self._get_list("ref/taxonomy/versions")
 
     def hotspots(self, region: str, *, back: int | None = None) -> list[dict[str, Any]]:
         """Hotspots in a region as JSON (the endpoint's default is header-less CSV, §1.9)."""

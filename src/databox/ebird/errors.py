@@ -49,6 +49,87 @@ class EbirdBadRequest(EbirdApiError):
     names the field (e.g. ``regionCode``) and the value."""
 
 
+class EbirdSchemaChanged(EbirdError):
+    """A record broke the raw tables' data contract: a field arrived with another data
+    type than its column's (``howMany`` as the text ``"12"``, ``lat`` as a string), or
+    a required field is missing. dlt's schema contract (``data_type: freeze``) stopped
+    the run, so nothing of it was loaded; the message names the table, the column,
+    the API field and the offending value."""
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        column: str,
+        value: Any,
+        field: str | None = None,
+        expected: str | None = None,
+        record: str | None = None,
+        reason: str | None = None,
+    ):
+        self.table = table
+        self.column = column
+        self.value = value
+        self.field = field
+        self.expected = expected
+        self.record = record
+        self.reason = reason
+        shown = "nothing (field missing)" if value is _MISSING else f"{_type_name(value)} {value!r}"
+        where = f"{table}.{column}" + (f" (API field {field})" if field and field != column else "")
+        what = "a required field is missing" if value is _MISSING else "data type changed"
+        head = f"eBird {what} in {where}: expected {expected or 'its declared type'}, got {shown}"
+        if record:
+            head += f" in record {record}"
+        if reason:
+            head += f" [{reason}]"
+        super().__init__(
+            head + ". dlt's schema contract (data_type: freeze) stopped the run and nothing "
+            "of it was loaded; the pending load package was dropped, so the next run starts "
+            "clean. If the API really changed, update the column hints in "
+            "src/databox/ebird/source.py."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable across processes (Dagster)
+        return (_rebuild_schema_changed, (self.__dict__.copy(),))
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+    def __reduce__(self) -> str:
+        return "_MISSING"
+
+
+#: The value of a required field that was absent from the record.
+_MISSING: Any = _Missing()
+MISSING = _MISSING
+
+
+def _type_name(value: Any) -> str:
+    """The JSON type a Python value came as, in dlt's words (text, bigint, ...)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "text"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, dict)):
+        return "json"
+    return type(value).__name__
+
+
+def _rebuild_schema_changed(state: dict[str, Any]) -> EbirdSchemaChanged:
+    keys = ("table", "column", "value", "field", "expected", "record", "reason")
+    exc = EbirdSchemaChanged(**{k: state.get(k) for k in keys})
+    exc.__dict__.update(state)
+    return exc
+
+
 @dataclass(frozen=True)
 class RegionFailure:
     """One resource's request for one region that failed for good."""

@@ -41,7 +41,10 @@ TAXONOMY_TABLE = f"{RAW_SCHEMA}.taxonomy"
 HOTSPOTS_TABLE = f"{RAW_SCHEMA}.hotspots"
 DLT_LOADS_TABLE = f"{RAW_SCHEMA}._dlt_loads"
 STG_OBSERVATIONS = "staging.stg_ebird_observations"
+STG_HISTORIC = "staging.stg_ebird_historic_observations"
 FCT_DAILY_COUNTS = "marts.fct_daily_species_counts"
+#: Where the daily counts must come from: the historic (per-date) observations.
+DAILY_COUNT_SOURCE = "historic"
 
 #: The newest successful load of recent observations must be at most this old.
 FRESHNESS_HOURS = 36
@@ -213,6 +216,25 @@ def freshness_check(
     )
 
 
+def daily_count_source_check(severity: Severity = "error") -> QualityCheck:
+    """Every daily count comes from the historic observations (``count_source``): the
+    recent endpoint's latest sighting per species is not a daily count."""
+    return QualityCheck(
+        name=f"{_short(FCT_DAILY_COUNTS)}__count_source__{DAILY_COUNT_SOURCE}",
+        table=FCT_DAILY_COUNTS,
+        description=(
+            f"count_source must be '{DAILY_COUNT_SOURCE}': daily counts come from the "
+            "historic (per-date) observations only"
+        ),
+        severity=severity,
+        sql_failing_rows=(
+            f"SELECT count(*) FROM {quote(FCT_DAILY_COUNTS)} WHERE count_source IS NULL "
+            f"OR count_source <> '{DAILY_COUNT_SOURCE}'"
+        ),
+        columns=("count_source",),
+    )
+
+
 def _observation_checks(table: str) -> list[QualityCheck]:
     return [
         not_null_check(table, ("sub_id", "species_code")),
@@ -236,7 +258,9 @@ def _build_registry() -> tuple[QualityCheck, ...]:
         range_check(HOTSPOTS_TABLE, "lng", -180, 180),
         freshness_check(OBSERVATION_TABLES[0]),
         unique_check(FCT_DAILY_COUNTS, ("region_code", "obs_date", "species_code")),
+        daily_count_source_check(),
         unique_check(STG_OBSERVATIONS, ("sub_id", "species_code")),
+        unique_check(STG_HISTORIC, ("sub_id", "species_code")),
     ]
     names = [c.name for c in checks]
     assert len(names) == len(set(names)), "check names must be unique"

@@ -2,10 +2,11 @@
 
 | variable | default | meaning |
 |---|---|---|
-| EBIRD_API_TOKEN | (none) | API key; required by every call except taxonomy |
+| EBIRD_API_TOKEN | (none) | API key; sent with (and required by) every call |
 | EBIRD_REGIONS | US-NY | comma list of region codes (country, subnational1/2, L-location) |
 | EBIRD_BACK_DAYS | 14 | days the recent/notable endpoints look back, 1..30 |
 | EBIRD_API_BASE_URL | https://api.ebird.org/v2 | the API root (a replica's ``…/v2`` in tests) |
+| EBIRD_DAILY_HISTORIC_DAYS | 3 | complete days (ending yesterday) of historic observations the daily job loads, 0..30 |
 | DLT_DATA_DIR | data/dlt | dlt's working directory; pipelines live in ``<it>/pipelines`` |
 
 The token is held in memory only: it is left out of ``repr`` and ``redacted()``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "https://api.ebird.org/v2"
 DEFAULT_REGIONS = ("US-NY",)
 DEFAULT_BACK_DAYS = 14
+DEFAULT_DAILY_HISTORIC_DAYS = 3
 DEFAULT_DLT_DATA_DIR = Path("data") / "dlt"
 
 #: Country (US), subnational1 (US-NY), subnational2 (US-NY-109) or location (L123).
@@ -64,11 +67,35 @@ def validate_back_days(value: int | str, *, name: str = "EBIRD_BACK_DAYS") -> in
     return back
 
 
+def validate_daily_historic_days(
+    value: int | str | None, *, name: str = "EBIRD_DAILY_HISTORIC_DAYS"
+) -> int:
+    """Days of historic (per-date) observations the daily job loads: 0 (none) .. 30."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_DAILY_HISTORIC_DAYS
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number of days (0..30), got {value!r}") from None
+    if not 0 <= days <= 30:
+        raise ConfigError(f"{name} must be between 0 and 30, got {days}")
+    return days
+
+
+def daily_historic_dates(today: date, days: int) -> list[date]:
+    """The ``days`` complete days before ``today``, oldest first: the dates whose
+    historic observations (the only true per-day data) the daily job loads. Today is
+    left out: it is not over yet, so its counts would not be a day's counts."""
+    return [today - timedelta(days=n) for n in range(days, 0, -1)]
+
+
 @dataclass(frozen=True)
 class EbirdSettings:
     api_token: str | None = field(default=None, repr=False)
     regions: tuple[str, ...] = DEFAULT_REGIONS
     back_days: int = DEFAULT_BACK_DAYS
+    #: Days of historic observations the daily job loads (``daily_historic_dates``).
+    daily_historic_days: int = DEFAULT_DAILY_HISTORIC_DAYS
     api_base_url: str = DEFAULT_BASE_URL
     #: dlt's data directory (as dlt's own DLT_DATA_DIR); see ``pipelines_dir``.
     dlt_data_dir: Path = DEFAULT_DLT_DATA_DIR
@@ -82,6 +109,9 @@ class EbirdSettings:
         # Validate direct construction too, not only from_env.
         object.__setattr__(self, "regions", validate_regions(self.regions))
         object.__setattr__(self, "back_days", validate_back_days(self.back_days))
+        object.__setattr__(
+            self, "daily_historic_days", validate_daily_historic_days(self.daily_historic_days)
+        )
         object.__setattr__(self, "api_base_url", _validate_base_url(self.api_base_url))
         object.__setattr__(self, "dlt_data_dir", Path(self.dlt_data_dir))
 
@@ -138,6 +168,7 @@ def ebird_settings_from_env(env: Mapping[str, str] | None = None) -> EbirdSettin
         api_token=get("EBIRD_API_TOKEN"),
         regions=validate_regions(get("EBIRD_REGIONS") or ",".join(DEFAULT_REGIONS)),
         back_days=validate_back_days(get("EBIRD_BACK_DAYS") or DEFAULT_BACK_DAYS),
+        daily_historic_days=validate_daily_historic_days(get("EBIRD_DAILY_HISTORIC_DAYS")),
         api_base_url=get("EBIRD_API_BASE_URL") or DEFAULT_BASE_URL,
         dlt_data_dir=resolve_path(get("DLT_DATA_DIR") or DEFAULT_DLT_DATA_DIR),
     )

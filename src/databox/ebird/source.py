@@ -4,8 +4,8 @@
 |---|---|---|---|
 | recent_observations | data/obs/{r}/recent?back= | (subId, speciesCode) | merge |
 | notable_observations | data/obs/{r}/recent/notable?detail=full | (subId, speciesCode) | merge |
-| historic_observations | data/obs/{r}/historic/{y}/{m}/{d}?detail=full | (subId, speciesCode); merge key (region_code, obs_date) | merge |
-| taxonomy | ref/taxonomy/ebird?fmt=json | speciesCode | merge |
+| historic_observations | data/obs/{r}/historic/{y}/{m}/{d}?detail=full | (subId, speciesCode); merge key (region_code, obs_date) | merge (delete-insert) |
+| taxonomy | ref/taxonomy/ebird?fmt=json | speciesCode | replace |
 | hotspots | ref/hotspot/{r}?fmt=json | locId | merge |
 
 A checklist (subId) holds one row per taxon, so (subId, speciesCode) is the natural
@@ -18,6 +18,35 @@ timestamp and store it as UTC ``timestamptz``, which it is not.
 Every column the API may leave out is declared with its type, so the column exists
 (NULL) even when a batch lacks it and types never drift with the data (e.g. ``lat``
 as bigint because a batch only had whole numbers).
+
+The taxonomy is *replaced* on every load, not merged: eBird's yearly taxonomy update
+retires codes, and a merge never deletes, so retired codes stayed for ever. The
+replace runs with dlt's ``insert-from-staging`` strategy, in one transaction (both
+set on the destination in ``pipeline.dlt_destination``): the new rows are loaded into
+``raw_ebird_staging.taxonomy`` first, then one SQL job deletes the old rows and
+copies the new ones in, inside a transaction. A load that fails leaves the old
+taxonomy whole; readers never see a half-empty table. (``truncate-and-insert``, dlt's
+default, truncates the table when the load starts, in its own statement, before the
+rows are inserted: a failed insert leaves the table empty.) A taxonomy request that
+fails, or an empty answer, replaces nothing: the table stays as it was.
+
+Data contract
+-------------
+Every resource has the schema contract ``{"tables": "evolve", "columns": "evolve",
+"data_type": "freeze"}`` and a strict item validator built from its column hints:
+
+* a field with another JSON type than its column (``howMany`` as the text ``"12"``,
+  ``lat`` as a string, ``obsValid`` as 0/1) or a missing key field fails the run at
+  extract, before anything is loaded. dlt would otherwise coerce ``"12"`` silently,
+  or put a value it cannot coerce into a ``…__v_text`` variant column and leave the
+  typed column NULL;
+* dlt's own ``data_type: freeze`` catches the rest at normalize (a new field whose
+  type changes between records would otherwise get a variant column);
+* new fields the API adds are loaded as new columns (``columns: evolve``): they break
+  nothing downstream, and the SQLMesh models select their columns by name.
+
+Both raise dlt's ``DataValidationError``; ``schema_change_from`` turns it into
+``EbirdSchemaChanged``, which names the table, column, API field and value.
 
 Failures per region
 -------------------
@@ -35,6 +64,7 @@ loaded. Loud, but the other regions' rows are lost, so pass a collector.
 
 from __future__ import annotations
 
+import ast
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -42,13 +72,17 @@ from datetime import date, datetime
 from typing import Any
 
 import dlt
-from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.common.schema.typing import TSchemaContract, TTableSchemaColumns
+from dlt.extract.validation import PydanticValidator
+from pydantic import BaseModel, ConfigDict, create_model
 
 from databox.ebird.client import EbirdClient
 from databox.ebird.errors import (
+    MISSING,
     EbirdApiError,
     EbirdAuthError,
     EbirdExtractFailed,
+    EbirdSchemaChanged,
     RegionFailure,
 )
 from databox.ebird.settings import DEFAULT_BASE_URL, validate_back_days, validate_regions
@@ -141,6 +175,136 @@ HOTSPOT_COLUMNS: TTableSchemaColumns = {
 }
 
 
+# -- data contract -----------------------------------------------------------------------
+
+#: New tables and columns may appear; a column's data type may not change.
+SCHEMA_CONTRACT: TSchemaContract = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
+
+#: The Python type a JSON value must already have for a column of each dlt type
+#: (strict: no "12" for a bigint, no 1 for a bool; a whole number is a valid double).
+_STRICT_TYPES: dict[str, Any] = {
+    "text": str,
+    "bigint": int,
+    "double": float,
+    "bool": bool,
+    "json": list | dict,
+    "date": date,
+    "timestamp": datetime,
+}
+
+
+def contract_model(name: str, columns: TTableSchemaColumns) -> type[BaseModel]:
+    """A strict pydantic model of ``columns`` (API field names): nullable columns are
+    optional, the others required; unknown fields are allowed (they evolve)."""
+    fields: dict[str, Any] = {}
+    for column, hint in columns.items():
+        py_type = _STRICT_TYPES[hint["data_type"]]
+        if hint.get("nullable", True):
+            fields[column] = (py_type | None, None)
+        else:
+            fields[column] = (py_type, ...)
+    config = ConfigDict(strict=True, extra="allow")
+    return create_model(name, __config__=config, **fields)
+
+
+def _with_contract(resource: Any, columns: TTableSchemaColumns) -> Any:
+    """Attach the strict validator (dlt's own ``PydanticValidator``: columns evolve,
+    data types are frozen). The column hints stay the dict ones: they carry what a
+    model cannot (``timezone=False``, JSON columns)."""
+    model = contract_model(f"{resource.name}_contract", columns)
+    resource.validator = PydanticValidator(model, "evolve", "freeze")
+    return resource
+
+
+#: Each table's column hints, by API field name.
+_COLUMN_HINTS: dict[str, TTableSchemaColumns] = {
+    "recent_observations": OBSERVATION_COLUMNS,
+    "notable_observations": {**OBSERVATION_COLUMNS, **FULL_DETAIL_COLUMNS},
+    "historic_observations": {**OBSERVATION_COLUMNS, **FULL_DETAIL_COLUMNS},
+    "taxonomy": TAXONOMY_COLUMNS,
+    "hotspots": HOTSPOT_COLUMNS,
+}
+
+
+def _api_field(table: str, column: str) -> str | None:
+    """The API field behind a snake_case column (``how_many`` → ``howMany``)."""
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    naming = NamingConvention()
+    for field_name in _COLUMN_HINTS.get(table, {}):
+        if naming.normalize_identifier(field_name) == column:
+            return field_name
+    return None
+
+
+def schema_change_from(exc: BaseException, dataset_name: str) -> EbirdSchemaChanged | None:
+    """``EbirdSchemaChanged`` for the dlt ``DataValidationError`` in ``exc``'s chain
+    (raised at extract by the strict validator, or at normalize by dlt's own
+    ``data_type: freeze``), else None."""
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+    from dlt.common.schema.exceptions import DataValidationError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DataValidationError):
+            break
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    else:
+        return None
+    err = current
+    table = err.table_name
+    item = err.data_item if isinstance(err.data_item, dict) else {}
+    naming = NamingConvention()
+    raw_column = str(err.column_name or "?")
+    reason = None
+    if raw_column.startswith("("):
+        # The strict validator: loc like "('items', 3, 'howMany')" (an API field name).
+        try:
+            loc = ast.literal_eval(raw_column)
+        except (ValueError, SyntaxError):
+            loc = (raw_column,)
+        field_name = str([p for p in loc if isinstance(p, str) and p != "items"][-1])
+        column = naming.normalize_identifier(field_name)
+        value = item.get(field_name, MISSING)
+        reason = _pydantic_reason(err)
+    else:
+        # dlt's normalizer: the variant column it refused, e.g. "how_many__v_text".
+        column, _, variant = raw_column.partition("__v_")
+        field_name = _api_field(table, column) or column
+        value = item.get(raw_column, item.get(column, MISSING))
+        reason = f"dlt would have added the variant column {raw_column}" if variant else None
+    hint = _COLUMN_HINTS.get(table, {}).get(field_name)
+    expected = hint["data_type"] if hint else None
+    if expected is None and isinstance(err.table_schema, dict):
+        expected = err.table_schema.get("columns", {}).get(column, {}).get("data_type")
+    return EbirdSchemaChanged(
+        table=f"{dataset_name}.{table}",
+        column=column,
+        value=value,
+        field=field_name,
+        expected=expected,
+        record=_record_id(item),
+        reason=reason,
+    )
+
+
+def _pydantic_reason(err: Any) -> str | None:
+    cause = err.__cause__
+    try:
+        errors = cause.errors()  # pydantic ValidationError
+    except Exception:
+        return None
+    return str(errors[0]["msg"]) if errors else None
+
+
+def _record_id(item: dict[str, Any]) -> str | None:
+    keys = ("speciesCode", "subId", "locId", "species_code", "sub_id", "loc_id", "region_code")
+    parts = [f"{k}={item[k]}" for k in keys if item.get(k) is not None]
+    return ", ".join(parts) or None
+
+
 class ExtractFailures:
     """Thread-safe record of the (resource, region) requests that failed for good."""
 
@@ -211,14 +375,16 @@ def ebird_source(
     back_days: int = 14,
     base_url: str = DEFAULT_BASE_URL,
     historic_date: date | None = None,
+    historic_dates: Sequence[date] | None = None,
     client: EbirdClient | None = None,
     failures: ExtractFailures | None = None,
 ) -> Any:
     """eBird observations, taxonomy and hotspots for ``regions``.
 
     ``client`` (e.g. with other retry settings) replaces ``token``/``base_url``.
-    ``historic_observations`` is only selected when ``historic_date`` is given; a
-    daily partition run selects it alone: ``ebird_source(…, historic_date=d)
+    ``historic_observations`` is only selected when ``historic_date`` (one date) or
+    ``historic_dates`` (several, e.g. the last few days) is given; a daily partition
+    run selects it alone: ``ebird_source(…, historic_date=d)
     .with_resources("historic_observations")``. Build a fresh source for each run
     (a dlt source is a one-shot iterator). See the module doc for ``failures``.
 
@@ -228,6 +394,9 @@ def ebird_source(
     """
     codes = validate_regions(regions, name="regions")
     back = validate_back_days(back_days, name="back_days")
+    days = list(
+        dict.fromkeys([*([historic_date] if historic_date else []), *(historic_dates or ())])
+    )
     api = client or EbirdClient(token, base_url)
     strict = failures is None
     collected = failures if failures is not None else ExtractFailures()
@@ -255,7 +424,8 @@ def ebird_source(
         name="recent_observations",
         primary_key=OBSERVATION_KEY,
         write_disposition="merge",
-        columns=OBSERVATION_COLUMNS,
+        columns=_COLUMN_HINTS["recent_observations"],
+        schema_contract=SCHEMA_CONTRACT,
     )
     def recent_observations() -> Iterator[list[dict[str, Any]]]:
         yield from per_region(
@@ -267,7 +437,8 @@ def ebird_source(
         name="notable_observations",
         primary_key=OBSERVATION_KEY,
         write_disposition="merge",
-        columns={**OBSERVATION_COLUMNS, **FULL_DETAIL_COLUMNS},
+        columns=_COLUMN_HINTS["notable_observations"],
+        schema_contract=SCHEMA_CONTRACT,
     )
     def notable_observations() -> Iterator[list[dict[str, Any]]]:
         yield from per_region(
@@ -284,28 +455,36 @@ def ebird_source(
         # subId/species. A (region, date) that now returns no rows at all is left as is.
         merge_key=HISTORIC_MERGE_KEY,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns={**OBSERVATION_COLUMNS, **FULL_DETAIL_COLUMNS},
-        selected=historic_date is not None,
+        columns=_COLUMN_HINTS["historic_observations"],
+        schema_contract=SCHEMA_CONTRACT,
+        selected=bool(days),
     )
     def historic_observations() -> Iterator[list[dict[str, Any]]]:
-        if historic_date is None:
+        if not days:
             raise ValueError("historic_observations needs ebird_source(..., historic_date=date)")
-        yield from per_region(
-            "historic_observations",
-            lambda r: _observation_rows(
-                api.historic_observations(r, historic_date), r, historic_date
-            ),
-        )
+        for day in days:
+            yield from per_region(
+                "historic_observations",
+                lambda r, d=day: _observation_rows(api.historic_observations(r, d), r, d),
+            )
 
     @dlt.resource(
         name="taxonomy",
         primary_key="speciesCode",
-        write_disposition="merge",
-        columns=TAXONOMY_COLUMNS,
+        # replace (insert-from-staging, see the module doc): the table is exactly what
+        # the API serves now, so codes retired by eBird's taxonomy update disappear.
+        # Declared "append" and switched to "replace" by the rows themselves
+        # (``with_hints`` below): dlt truncates a table declared "replace" whose
+        # resource yielded nothing, which would empty the taxonomy whenever its request
+        # failed. Rows only ever load as a replace.
+        write_disposition="append",
+        columns=_COLUMN_HINTS["taxonomy"],
+        schema_contract=SCHEMA_CONTRACT,
     )
     def taxonomy() -> Iterator[list[dict[str, Any]]]:
         # The whole taxonomy (~17k rows on the real API) each run: it is one request
-        # and makes the table exact. Deselect it for frequent runs.
+        # and makes the table exact. Deselect it for frequent runs. A failed request
+        # yields nothing; dlt then leaves the table as it was (no empty replace).
         try:
             rows = api.taxonomy()
         except EbirdAuthError:
@@ -315,13 +494,18 @@ def ebird_source(
             if strict:
                 raise
             return
-        yield rows
+        if not rows:
+            # Never replace the taxonomy with nothing: an empty answer is a fault.
+            log.warning("eBird taxonomy: the API returned no rows; the table is left as is")
+            return
+        yield dlt.mark.with_hints(rows, dlt.mark.make_hints(write_disposition="replace"))
 
     @dlt.resource(
         name="hotspots",
         primary_key="locId",
         write_disposition="merge",
-        columns=HOTSPOT_COLUMNS,
+        columns=_COLUMN_HINTS["hotspots"],
+        schema_contract=SCHEMA_CONTRACT,
     )
     def hotspots() -> Iterator[list[dict[str, Any]]]:
         def fetch(region: str) -> list[dict[str, Any]]:
@@ -332,13 +516,14 @@ def ebird_source(
 
         yield from per_region("hotspots", fetch)
 
-    return (
+    resources = (
         recent_observations,
         notable_observations,
         historic_observations,
         taxonomy,
         hotspots,
     )
+    return tuple(_with_contract(r, _COLUMN_HINTS[r.name]) for r in resources)
 
 
 __all__ = [
@@ -347,8 +532,11 @@ __all__ = [
     "OBSERVATION_COLUMNS",
     "OBSERVATION_KEY",
     "RESOURCES",
+    "SCHEMA_CONTRACT",
     "TAXONOMY_COLUMNS",
     "ExtractFailures",
+    "contract_model",
     "ebird_source",
     "parse_obs_dt",
+    "schema_change_from",
 ]

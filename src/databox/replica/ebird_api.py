@@ -13,13 +13,15 @@ tested over real sockets, never against mocks. Served routes:
   on that date (``rank`` mrec = latest, create = first submitted); ``detail``,
   ``maxResults``; a future date is a 400 (§1.6);
 * ``GET /v2/ref/taxonomy/ebird``: CSV with a header row by default, ``fmt=json``,
-  ``species=`` comma list, ``cat=``; needs no token (§1.1, §1.8);
+  ``species=`` comma list, ``cat=`` (§1.8);
   ``GET /v2/ref/taxonomy/versions``: ``[{"authorityVer": 2024.0, "latest": true}, …]``;
 * ``GET /v2/ref/hotspot/{region}``: CSV *without* a header row by default,
   ``fmt=json``, ``back`` (§1.9);
 * ``GET /v2/ref/region/info/{region}``: a cheap call to probe availability (§1.10).
 
-Errors follow §1.11: a bad or missing token is a 403 with an empty body; a malformed
+Every endpoint needs the token (``X-eBirdApiToken``, or the 3rd-party ``key=``
+parameter): taxonomy and hotspots too, as a server enforcing the documented header
+would. Errors follow §1.11: a bad or missing token is a 403 with an empty body; a malformed
 region code a 400 ``{"errors": [...]}`` naming ``regionCode``; ``back`` or
 ``maxResults`` out of range a 400; an unknown route (including a trailing slash) a
 404 "No endpoint GET …"; a well-formed region that does not exist a 200 with ``[]``.
@@ -28,7 +30,9 @@ The "…Cmd" names in the 400 titles and the wording of errors the doc does not 
 
 Test controls: ``request_log`` (path, query, token header of every request),
 ``fail(path_prefix, status, times)`` (e.g. a 429 twice, or a 500 forever),
-``delay(path_prefix, seconds, times)`` (for client timeouts), ``set_token(...)``.
+``delay(path_prefix, seconds, times)`` (for client timeouts),
+``tamper(path_prefix, field, value, times)`` (a bad-typed record, e.g. ``howMany``
+as text), ``set_token(...)``.
 
 Run ``python -m databox.replica.ebird_api --port 8082`` for a demo server and point
 ``EBIRD_API_BASE_URL`` at the ``/v2`` URL it prints.
@@ -680,25 +684,25 @@ def _csv_value(value: Any) -> Any:
 class _Route(NamedTuple):
     pattern: re.Pattern[str]
     name: str
-    needs_token: bool
 
 
+# Every route needs the token: the API documents X-eBirdApiToken for every endpoint,
+# and this replica plays a server that enforces it (a recorded taxonomy call with an
+# empty token answered 200, §1.1, but nothing promises that the real one keeps
+# answering so).
 _ROUTES = (
-    _Route(re.compile(r"^/v2/data/obs/(?P<region>[^/]+)/recent$"), "recent", True),
-    _Route(re.compile(r"^/v2/data/obs/(?P<region>[^/]+)/recent/notable$"), "notable", True),
+    _Route(re.compile(r"^/v2/data/obs/(?P<region>[^/]+)/recent$"), "recent"),
+    _Route(re.compile(r"^/v2/data/obs/(?P<region>[^/]+)/recent/notable$"), "notable"),
     _Route(
         re.compile(
             r"^/v2/data/obs/(?P<region>[^/]+)/historic/(?P<y>[^/]+)/(?P<m>[^/]+)/(?P<d>[^/]+)$"
         ),
         "historic",
-        True,
     ),
-    # Taxonomy needs no key (a recorded call with an empty token answered 200, §1.1).
-    _Route(re.compile(r"^/v2/ref/taxonomy/ebird$"), "taxonomy", False),
-    _Route(re.compile(r"^/v2/ref/taxonomy/versions$"), "taxonomy_versions", False),
-    # Possibly tokenless on the real API too [uncertain]; kept behind the token here.
-    _Route(re.compile(r"^/v2/ref/hotspot/(?P<region>[^/]+)$"), "hotspots", True),
-    _Route(re.compile(r"^/v2/ref/region/info/(?P<region>[^/]+)$"), "region_info", True),
+    _Route(re.compile(r"^/v2/ref/taxonomy/ebird$"), "taxonomy"),
+    _Route(re.compile(r"^/v2/ref/taxonomy/versions$"), "taxonomy_versions"),
+    _Route(re.compile(r"^/v2/ref/hotspot/(?P<region>[^/]+)$"), "hotspots"),
+    _Route(re.compile(r"^/v2/ref/region/info/(?P<region>[^/]+)$"), "region_info"),
 )
 
 
@@ -709,6 +713,15 @@ class _Rule:
     remaining: int | None
     delay: float = 0.0
     retry_after: float | None = None
+
+
+@dataclass
+class _Tamper:
+    prefix: str
+    field: str
+    value: Any
+    index: int
+    remaining: int | None
 
 
 def _normalise_prefix(prefix: str) -> str:
@@ -741,6 +754,7 @@ class EbirdApiReplica(LoopbackServer):
         self._lock = threading.RLock()
         self._log: list[LoggedRequest] = []
         self._rules: list[_Rule] = []
+        self._tampering: list[_Tamper] = []
 
     def __repr__(self) -> str:  # never print the token
         state = f"{self.host}:{self.port}" if self._server else "stopped"
@@ -786,9 +800,30 @@ class EbirdApiReplica(LoopbackServer):
         with self._lock:
             self._rules.append(_Rule(_normalise_prefix(path_prefix), None, times, delay=seconds))
 
+    def tamper(
+        self,
+        path_prefix: str,
+        field: str,
+        value: Any,
+        *,
+        index: int = 0,
+        times: int | None = None,
+    ) -> None:
+        """Serve item ``index`` of matching JSON array replies with ``field`` set to
+        ``value`` (e.g. ``howMany`` as the text ``"12"``: an upstream type change):
+        ``times`` times, or for ever. The token is still checked first."""
+        if times is not None and times <= 0:
+            return
+        with self._lock:
+            self._tampering.append(
+                _Tamper(_normalise_prefix(path_prefix), field, value, index, times)
+            )
+
     def clear_failures(self) -> None:
+        """Drop every ``fail``, ``delay`` and ``tamper`` rule."""
         with self._lock:
             self._rules.clear()
+            self._tampering.clear()
 
     # -- request handling ----------------------------------------------------------------
     def _take_rules(self, path: str) -> tuple[float, _Rule | None]:
@@ -849,18 +884,41 @@ class EbirdApiReplica(LoopbackServer):
             return ApiError(
                 405, "http.status.405", f"Request method '{method}' not supported", "405"
             ).reply()
-        if route.needs_token:
-            # Also the 3rd-party ``key=`` query parameter (§1.1).
-            given = token if token is not None else query.get("key")
-            with self._lock:
-                expected = self._token
-            if not given or given != expected:
-                return Reply(403, {}, b"")  # empty body, content-length 0 (§1.11)
+        # Also the 3rd-party ``key=`` query parameter (§1.1).
+        given = token if token is not None else query.get("key")
+        with self._lock:
+            expected = self._token
+        if not given or given != expected:
+            return Reply(403, {}, b"")  # empty body, content-length 0 (§1.11)
         try:
             with self._lock:
-                return getattr(self, f"_get_{route.name}")(query, **match.groupdict())
+                reply = getattr(self, f"_get_{route.name}")(query, **match.groupdict())
         except ApiError as exc:
             return exc.reply()
+        return self._apply_tampering(path, reply)
+
+    def _apply_tampering(self, path: str, reply: Reply) -> Reply:
+        """Rewrite one field of one item of a JSON array reply, as ``tamper`` asked."""
+        if reply.status != 200 or not reply.headers.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            return reply
+        with self._lock:
+            rules = [t for t in self._tampering if path.startswith(t.prefix)]
+            for rule in rules:
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining <= 0:
+                        self._tampering.remove(rule)
+        if not rules:
+            return reply
+        items = json.loads(reply.body)
+        if not isinstance(items, list):
+            return reply
+        for rule in rules:
+            if rule.index < len(items):
+                items[rule.index][rule.field] = rule.value
+        return Reply(reply.status, reply.headers, _dumps(items))
 
     # -- endpoints ----------------------------------------------------------------------
     def _get_recent(self, query: dict[str, str], region: str) -> Reply:

@@ -1,5 +1,9 @@
 /* One row per observation (one species on one checklist) from the recent and the
-   historic endpoints, deduplicated on (sub_id, species_code), typed.
+   historic endpoints, deduplicated on (sub_id, species_code), typed; source_table says
+   which endpoint the kept copy came from. Recent rows are the *latest sighting per
+   species* in each region (that is all /recent returns), not a day's list: per-day
+   figures come from stg_ebird_historic_observations. This model feeds
+   marts.fct_hotspot_activity (the sightings we hold per hotspot).
 
    Incremental by obs_date: a checklist has one date, so every copy of an observation
    (sub_id, species_code) falls in the same daily interval and the dedupe below is
