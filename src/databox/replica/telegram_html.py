@@ -1,258 +1,265 @@
-"""The t.me replica's HTML: one post, a channel page, the plain channel page, in the
-markup of Telegram's real web preview."""
+"""The t.me replica's HTML: a channel page (``/s/<channel>``), the plain channel page
+(``/<channel>``) and t.me's "Contact @x" landing, in the markup of Telegram's real
+web preview. Posts are rendered by ``telegram_html_post``."""
 
 from __future__ import annotations
 
-import base64
-import re
-from html import escape
+import hashlib
 
 from databox.replica.telegram_corpus import Channel, Post
+from databox.replica.telegram_html_post import _bgcolor, format_views, render_post
+from databox.replica.telegram_html_text import attr, esc, render_text, rich
+from databox.replica.telegram_model import Document, Gif, Video
 
-# -- HTML ------------------------------------------------------------------------------
-
-
-def format_views(views: int) -> str:
-    """The preview's abbreviation: 845, 1.2K, 12.7K, 1.1M (truncated, ``.0`` dropped)."""
-    for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")):
-        if views >= limit:
-            tenths = views * 10 // limit
-            whole, frac = divmod(tenths, 10)
-            return f"{whole}{suffix}" if frac == 0 else f"{whole}.{frac}{suffix}"
-    return str(views)
-
-
-# URLs become links and emoji get Telegram's image wrapper, as on the real page.
-_EMOJI_CHARS = "\U0001f000-\U0001faff\u2600-\u27bf\u2300-\u23ff\u2b00-\u2bff"
-_TOKEN_RE = re.compile(
-    rf"(?P<url>https?://[^\s<>\"']+)|(?P<emoji>[{_EMOJI_CHARS}]\ufe0f?)|(?P<nl>\n)"
-)
-
-
-def render_text(text: str) -> str:
-    out: list[str] = []
-    pos = 0
-    for match in _TOKEN_RE.finditer(text):
-        out.append(escape(text[pos : match.start()]))
-        if match["url"]:
-            url = escape(match["url"])
-            out.append(f'<a href="{url}" target="_blank" rel="noopener">{url}</a>')
-        elif match["emoji"]:
-            code = match["emoji"].encode().hex().upper()
-            out.append(
-                f'<i class="emoji" style="background-image:url(\'//telegram.org/img/emoji/40/'
-                f"{code}.png')\"><b>{match['emoji']}</b></i>"
-            )
-        else:
-            out.append("<br/>")
-        pos = match.end()
-    out.append(escape(text[pos:]))
-    return "".join(out)
-
-
-def _photo_html(channel: Channel, post: Post, base_url: str) -> str:
-    urls = [escape(f"{base_url}/file/{name}") for name in post.photos]
-    permalink = f"https://t.me/{channel.username}/{post.id}"
-    if len(urls) == 1:
-        return (
-            f'<a class="tgme_widget_message_photo_wrap blured js-message_photo" '
-            f'style="width:800px;background-image:url(\'{urls[0]}\')" href="{permalink}">'
-            f'<div class="tgme_widget_message_photo" style="padding-top:75%"></div></a>'
-        )
-    # Albums: a grid of grouped_media_wrap items, each linking to its own id "?single".
-    items = []
-    for index, url in enumerate(urls):
-        left = 0 if index % 2 == 0 else 401
-        top = (index // 2) * 401
-        items.append(
-            f'<a class="tgme_widget_message_photo_wrap grouped_media_wrap blured js-message_photo" '
-            f'style="left:{left}px;top:{top}px;width:399px;height:399px;margin-right:2px;'
-            f'margin-bottom:2px;background-image:url(\'{url}\')" data-ratio="1.3333" '
-            f'href="https://t.me/{channel.username}/{post.id + index}?single">'
-            f'<div class="grouped_media_helper" style="left:0;top:0;width:399px;height:399px"></div></a>'
-        )
-    height = ((len(urls) + 1) // 2) * 401
-    return (
-        '<div class="tgme_widget_message_grouped_wrap js-message_grouped_wrap" '
-        'data-margin-w="2" data-margin-h="2" style="width:800px;">'
-        '<div class="tgme_widget_message_grouped js-message_grouped" style="padding-top:100%">'
-        f'<div class="tgme_widget_message_grouped_layer js-message_grouped_layer" '
-        f'style="width:800px;height:{height}px">{"".join(items)}</div></div></div>'
-    )
-
-
-def render_post(channel: Channel, post: Post, base_url: str) -> str:
-    ch = escape(channel.username)
-    permalink = f"https://t.me/{ch}/{post.id}"
-    data_view = (
-        base64.urlsafe_b64encode(f'{{"c":-{post.id},"t":{int(post.date.timestamp())}}}'.encode())
-        .decode()
-        .rstrip("=")
-    )
-    parts = [
-        '<div class="tgme_widget_message_wrap js-widget_message_wrap">',
-        f'<div class="tgme_widget_message text_not_supported_wrap js-widget_message" '
-        f'data-post="{ch}/{post.id}" data-view="{data_view}">',
-        f'<div class="tgme_widget_message_user"><a href="https://t.me/{ch}">'
-        f'<i class="tgme_widget_message_user_photo bgcolor1" data-content="{escape(channel.title[:1])}"></i></a></div>',
-        '<div class="tgme_widget_message_bubble">',
-        '<i class="tgme_widget_message_bubble_tail"></i>',
-        '<div class="tgme_widget_message_author accent_color">'
-        f'<a class="tgme_widget_message_owner_name" href="https://t.me/{ch}">'
-        f'<span dir="auto">{escape(channel.title)}</span></a></div>',
-    ]
-    if post.forwarded_from is not None:
-        fwd = post.forwarded_from
-        name = f'<span dir="auto">{escape(fwd.name)}</span>'
-        if fwd.url:
-            name = f'<a class="tgme_widget_message_forwarded_from_name" href="{escape(fwd.url)}">{name}</a>'
-        else:
-            name = f'<span class="tgme_widget_message_forwarded_from_name" dir="auto">{escape(fwd.name)}</span>'
-        parts.append(
-            f'<div class="tgme_widget_message_forwarded_from accent_color">Forwarded from {name}</div>'
-        )
-    if post.photos:
-        parts.append(_photo_html(channel, post, base_url))
-    if post.text:
-        parts.append(
-            f'<div class="tgme_widget_message_text js-message_text" dir="auto">{render_text(post.text)}</div>'
-        )
-    if post.link_preview is not None:
-        lp = post.link_preview
-        inner = "".join(
-            f'<div class="{cls}" dir="auto">{escape(value)}</div>'
-            for cls, value in (
-                ("link_preview_site_name accent_color", lp.site_name),
-                ("link_preview_title", lp.title),
-                ("link_preview_description", lp.description),
-            )
-            if value
-        )
-        parts.append(
-            f'<a class="tgme_widget_message_link_preview" href="{escape(lp.url)}">{inner}</a>'
-        )
-    info = []
-    if post.views is not None:
-        info.append(
-            f'<span class="tgme_widget_message_views">{format_views(post.views)}</span>'
-            '<span class="copyonly"> views</span>'
-        )
-    if post.author:
-        info.append(
-            f'<span class="tgme_widget_message_from_author" dir="auto">{escape(post.author)}</span>,&nbsp;'
-        )
-    info.append(
-        '<span class="tgme_widget_message_meta">'
-        + ("edited &nbsp;" if post.edited else "")
-        + f'<a class="tgme_widget_message_date" href="{permalink}">'
-        f'<time datetime="{post.date.isoformat()}" class="time">{post.date:%H:%M}</time></a></span>'
-    )
-    parts.append(
-        '<div class="tgme_widget_message_footer compact js-message_footer">'
-        f'<div class="tgme_widget_message_info short js-message_info">{"".join(info)}</div></div>'
-    )
-    parts.append("</div></div></div>")
-    return "\n".join(parts)
+__all__ = [
+    "_document",
+    "format_views",
+    "render_channel_page",
+    "render_plain_page",
+    "render_post",
+    "render_text",
+]
 
 
 def _more_link(username: str, key: str, value: int) -> str:
     return (
         '<div class="tgme_widget_message_centered js-messages_more_wrap">'
-        f'<a href="/s/{escape(username)}?{key}={value}" class="tme_messages_more js-messages_more" '
+        f'<a href="/s/{attr(username)}?{key}={value}" class="tme_messages_more js-messages_more" '
         f'data-{key}="{value}"></a></div>'
     )
 
 
-def _document(title: str, head: str, body_class: str, body: str) -> str:
+def _document(title: str, head: str, body_class: str, body: str, *, footer: str = "") -> str:
+    body_attr = f' class="{body_class}"' if body_class else ""
     return (
-        "<!DOCTYPE html>\n<html>\n<head>\n"
-        '<meta charset="utf-8">\n'
-        f"<title>{escape(title)}</title>\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1.0">\n'
-        f"{head}</head>\n"
-        f'<body class="{body_class}">\n{body}\n</body>\n</html>\n'
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        '    <meta charset="utf-8">\n'
+        f"    <title>{esc(title)}</title>\n"
+        '    <meta name="viewport" content="width=device-width, initial-scale=1.0, minimum-scale=1.0, '
+        'maximum-scale=1.0, user-scalable=no" />\n'
+        f"{head}  </head>\n"
+        f"  <body{body_attr}>\n{body}\n{footer}  </body>\n</html>\n"
     )
+
+
+def _initials(title: str) -> str:
+    return "".join(word[0] for word in title.split()[:2] if word[0].isalnum()).upper() or title[:1]
+
+
+def _og(channel: Channel, base_url: str) -> str:
+    image = (
+        f"{base_url}/file/{channel.photo}"
+        if channel.photo
+        else "https://telegram.org/img/t_logo.png"
+    )
+    return (
+        f'<meta property="og:title" content="{attr(channel.title)}">\n'
+        f'<meta property="og:image" content="{attr(image)}">\n'
+        '<meta property="og:site_name" content="Telegram">\n'
+        f'<meta property="og:description" content="{attr(channel.description)}">\n'
+        f'<meta property="twitter:title" content="{attr(channel.title)}">\n'
+        f'<meta property="al:ios:url" content="tg://resolve?domain={attr(channel.username)}" />\n'
+        f'<meta property="al:android:url" content="tg://resolve?domain={attr(channel.username)}" />\n'
+    )
+
+
+def _counters(channel: Channel) -> str:
+    """Counter values in the views format; zero counters are left out. The ``files``
+    counter and what ``links`` counts are inferred (real pages show subscribers,
+    photos, videos, links)."""
+    posts = list(channel.posts.values())
+    videos = sum(isinstance(p.media, (Video, Gif)) for p in posts)
+    videos += sum(isinstance(i, Video) for p in posts for i in p.album)
+    counts = (
+        (channel.subscribers, "subscriber"),
+        (sum(len(p.photos) for p in posts), "photo"),
+        (videos, "video"),
+        (sum(isinstance(p.media, Document) for p in posts), "file"),
+        (
+            sum(bool(p.link_preview or p.text_links or "http" in (p.text or "")) for p in posts),
+            "link",
+        ),
+    )
+    return "".join(
+        f'<div class="tgme_channel_info_counter"><span class="counter_value">{format_views(n)}</span> '
+        f'<span class="counter_type">{kind}{"" if n == 1 else "s"}</span></div>'
+        for n, kind in counts
+        if n
+    )
+
+
+def _header(channel: Channel, base_url: str) -> str:
+    ch, title = attr(channel.username), rich(channel.title)
+    photo = f'<img src="{attr(f"{base_url}/file/{channel.photo}")}">' if channel.photo else ""
+    avatar = f'<i class="tgme_page_photo_image bgcolor{_bgcolor(channel)}" data-content="{esc(_initials(channel.title))}">{photo}</i>'
+    subscribers = (
+        f"{format_views(channel.subscribers)} subscriber{'' if channel.subscribers == 1 else 's'}"
+    )
+    footer = "".join(
+        f'            <div class="tgme_footer_column">\n              <h5><a href="{href}">{name}</a></h5>\n            </div>\n'
+        for name, href in (
+            ("About", "//telegram.org/faq"),
+            ("Blog", "//telegram.org/blog"),
+            ("Apps", "//telegram.org/apps"),
+            ("Platform", "//core.telegram.org/"),
+        )
+    )
+    info = (
+        '        <div class="tgme_channel_info">\n'
+        '          <div class="tgme_channel_info_header">\n'
+        f"            {avatar}\n"
+        '            <div class="tgme_channel_info_header_title_wrap">\n'
+        f'              <div class="tgme_channel_info_header_title"><span dir="auto">{title}</span></div>\n'
+        '              <div class="tgme_channel_info_header_labels"></div>\n'
+        "            </div>\n"
+        f'            <div class="tgme_channel_info_header_username"><a href="https://t.me/{ch}">@{esc(channel.username)}</a></div>\n'
+        "          </div>\n"
+        f'          <div class="tgme_channel_info_counters">{_counters(channel)}</div>\n'
+        f'          <div class="tgme_channel_info_description">{render_text(channel.description)}</div>\n'
+        f'          <a class="tgme_channel_download_telegram" href="//telegram.org/dl?tme={ch}">\n'
+        '            <svg class="tgme_channel_download_telegram_icon" viewBox="0 0 19 24"></svg>Download Telegram\n'
+        "          </a>\n"
+        f'          <div class="tgme_footer">\n{footer}          </div>\n'
+        "        </div>\n"
+    )
+    return (
+        '    <header class="tgme_header search_collapsed">\n  <div class="tgme_container">\n'
+        f'    <div class="tgme_header_search">\n      <form class="tgme_header_search_form" action="/s/{ch}">\n'
+        '        <svg class="tgme_header_search_form_icon" width="20px" height="20px" viewBox="0 0 20 20"><g fill="none" stroke="#7D7F81" stroke-width="1.4"><circle cx="9" cy="9" r="6"></circle><path d="M13.5,13.5 L17,17" stroke-linecap="round"></path></g></svg>\n'
+        '        <input class="tgme_header_search_form_input js-header_search" placeholder="Search" name="q" autocomplete="off" value="" />\n'
+        f'        <a href="/s/{ch}" class="tgme_header_search_form_clear"><svg class="tgme_action_button_icon" height="24" viewBox="0 0 24 24" width="24"></svg></a>\n'
+        "      </form>\n    </div>\n"
+        f'    <div class="tgme_header_right_column">\n      <section class="tgme_right_column">\n{info}      </section>\n    </div>\n'
+        '    <div class="tgme_header_info">\n'
+        f'      <a class="tgme_channel_join_telegram" href="//telegram.org/dl?tme={ch}">Join</a>\n'
+        f'      <a class="tgme_header_link" href="https://t.me/{ch}">\n        {avatar}\n'
+        '        <div class="tgme_header_title_wrap">\n'
+        f'          <div class="tgme_header_title"><span dir="auto">{title}</span></div>\n'
+        '          <div class="tgme_header_labels"></div>\n        </div>\n'
+        f'        <div class="tgme_header_counter">{subscribers}</div>\n      </a>\n    </div>\n'
+        "  </div>\n</header>\n"
+    )
+
+
+_SCRIPTS = (
+    '    <script src="//telegram.org/js/jquery.min.js"></script>\n'
+    '    <script src="//telegram.org/js/jquery-ui.min.js"></script>\n'
+    '    <script src="//telegram.org/js/tgwallpaper.min.js?3"></script>\n'
+    '<script src="//telegram.org/js/tgsticker.js?32"></script>\n\n'
+    '    <script src="//telegram.org/js/widget-frame.js?68"></script>\n'
+    '    <script src="//telegram.org/js/telegram-web.js?14"></script>\n'
+    "    <script>TWeb.init();\n</script>\n"
+)
 
 
 def render_channel_page(
     channel: Channel, posts: list[Post], *, before: int | None, after: int | None, base_url: str
 ) -> str:
-    ch = escape(channel.username)
-    title = escape(channel.title)
-    all_posts = channel.posts.values()
-    counters = [
-        (format_views(channel.subscribers), "subscribers"),
-        (format_views(sum(len(p.photos) for p in all_posts)), "photos"),
-        (format_views(sum(1 for p in all_posts if p.link_preview)), "links"),
-    ]
-    head = (
-        f'<meta property="og:title" content="{title}">\n'
-        f'<meta property="og:description" content="{escape(channel.description)}">\n'
-        f'<link rel="canonical" href="https://t.me/s/{ch}">\n'
-        + (f'<link rel="prev" href="/s/{ch}?before={before}">\n' if before is not None else "")
-        + (f'<link rel="next" href="/s/{ch}?after={after}">\n' if after is not None else "")
-    )
-    header = (
-        '<header class="tgme_header search_collapsed"><div class="tgme_header_left_column">'
-        f'<a class="tgme_header_link" href="https://t.me/{ch}"><div class="tgme_header_title">'
-        f'<span dir="auto">{title}</span></div></a></div></header>'
-    )
-    info = (
-        '<section class="tgme_right_column"><div class="tgme_channel_info">'
-        '<div class="tgme_channel_info_header">'
-        f'<i class="tgme_page_photo_image bgcolor1" data-content="{escape(channel.title[:1])}"></i>'
-        f'<div class="tgme_channel_info_header_title"><span dir="auto">{title}</span></div>'
-        f'<div class="tgme_channel_info_header_username"><a href="https://t.me/{ch}">@{ch}</a></div>'
-        "</div>"
-        '<div class="tgme_channel_info_counters">'
-        + "".join(
-            f'<div class="tgme_channel_info_counter"><span class="counter_value">{value}</span> '
-            f'<span class="counter_type">{kind}</span></div>'
-            for value, kind in counters
-        )
-        + "</div>"
-        f'<div class="tgme_channel_info_description">{render_text(channel.description)}</div>'
-        "</div></section>"
-    )
-    history = ['<section class="tgme_channel_history js-message_history">']
+    """``/s/<channel>``: ``posts`` ascending, the "load older" link (``before``) first
+    and the newer one (``after``) last; a page without posts shows "No posts found"
+    (REAL on a zero-hit search page; for a channel without posts it is inferred)."""
+    ch = attr(channel.username)
+    newest = max((p.date for p in channel.posts.values()), default=None)
+    rendered_at = int(newest.timestamp()) if newest else 0  # data-view "t": the page's time
+    head = _og(channel, base_url)
     if before is not None:
-        history.append(_more_link(channel.username, "before", before))
-    history.extend(render_post(channel, post, base_url) for post in posts)
+        head += f'    <link rel="prev" href="/s/{ch}?before={before}">\n'
+    if posts:
+        head += f'<link rel="canonical" href="/s/{ch}?before={posts[-1].ids[-1] + 1}">\n'
+    if after is not None:  # no real page with rel=next was seen
+        head += f'<link rel="next" href="/s/{ch}?after={after}">\n'
+    head += (
+        '    <link href="//telegram.org/css/widget-frame.css?75" rel="stylesheet" media="screen">\n'
+        '    <link href="//telegram.org/css/telegram-web.css?39" rel="stylesheet" media="screen">\n'
+        "    <script>TBaseUrl='/';</script>\n"
+    )
+    if channel.color is not None:
+        head += (
+            f"    <style>        .user-color-{channel.color} {{ --user-accent-color: #3391d4; "
+            "--user-background: #3391d41f; }</style>\n"
+        )
+    history = [_more_link(channel.username, "before", before)] if before is not None else []
+    history += [render_post(channel, post, base_url, rendered_at=rendered_at) for post in posts]
+    if not posts:
+        history.append(
+            '<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message_centered">'
+            '<div class="tme_no_messages_found">No posts found</div></div></div>'
+        )
     if after is not None:
         history.append(_more_link(channel.username, "after", after))
-    history.append("</section>")
     body = (
-        f'{header}\n<main class="tgme_main"><div class="tgme_container">\n{info}\n'
-        + "\n".join(history)
-        + "\n</div></main>"
+        '    <div class="tgme_background_wrap">\n      <canvas id="tgme_background" class="tgme_background" '
+        'width="50" height="50" data-colors="dbddbb,6ba587,d5d88d,88b884"></canvas>\n'
+        '      <div class="tgme_background_pattern"></div>\n    </div>\n'
+        f"{_header(channel, base_url)}"
+        f'<main class="tgme_main" data-url="/{ch}">\n  <div class="tgme_container">\n'
+        '    <section class="tgme_channel_history js-message_history">\n'
+        f"      {''.join(history)}\n    </section>\n  </div>\n</main>"
     )
-    return _document(
-        f"{channel.title} – Telegram", head, "widget_frame_base tgme_webpage tme_preview", body
+    millis = (
+        int(hashlib.sha256(f"{channel.username}/{before}/{after}".encode()).hexdigest()[:4], 16)
+        % 9000
     )
-
-
-def render_plain_page(username: str, channel: Channel | None) -> str:
-    """``https://t.me/<channel>``: title and subscriber count, no posts."""
-    if channel is None:  # t.me's page for a username nobody uses
-        title, extra, preview = f"Telegram: Contact @{username}", "", ""
-        body_title = f"If you have Telegram, you can contact @{escape(username)} right away."
-    else:
-        title = f"{channel.title} – Telegram"
-        extra = f'<div class="tgme_page_extra">{channel.subscribers:,} subscribers</div>'.replace(
-            ",", " "
+    return (
+        _document(
+            f"{channel.title} – Telegram",
+            head,
+            "widget_frame_base tgme_webpreview emoji_image thin_box_shadow tme_mode no_transitions",
+            body,
+            footer=_SCRIPTS,
         )
-        body_title = escape(channel.title)
+        + f"<!-- page generated in {millis / 100 + 10:.2f}ms -->\n"
+    )
+
+
+def render_plain_page(username: str, channel: Channel | None, *, base_url: str = "") -> str:
+    """``https://t.me/<channel>``: title, exact subscriber count and a "Preview
+    channel" link; for an unknown username, t.me's "Contact @x" landing (§26)."""
+    name = attr(username)
+    if channel is None:
+        head = (
+            '<meta property="og:title" content="Telegram: Contact @' + name + '">\n'
+            '<meta property="og:image" content="https://telegram.org/img/t_logo_2x.png">\n'
+            '<meta property="og:site_name" content="Telegram">\n'
+            '<meta property="og:description" content="">\n'
+            '<meta name="robots" content="noindex, nofollow">\n'
+        )
+        page = (
+            '  <div class="tgme_page">\n    <div class="tgme_page_icon">\n  <i class="tgme_icon_user"></i>\n</div>\n'
+            '<div class="tgme_page_description">\n'
+            f'  If you have <strong>Telegram</strong>, you can contact <a class="tgme_username_link" href="tg://resolve?domain={name}">@{esc(username)}</a> right away.\n'
+            "</div>\n"
+            f'<div class="tgme_page_action">\n  <a class="tgme_action_button_new" href="tg://resolve?domain={name}">Send Message</a>\n</div>\n'
+            "  </div>"
+        )
+        title = f"Telegram: Contact @{username}"
+    else:
+        ch = attr(channel.username)
+        head = _og(channel, base_url)
+        photo = (
+            f'<div class="tgme_page_photo"><a href="tg://resolve?domain={ch}"><img class="tgme_page_photo_image" '
+            f'src="{attr(f"{base_url}/file/{channel.photo}")}"></a></div>\n'
+            if channel.photo
+            else ""
+        )
         preview = (
             '<div class="tgme_page_context_link_wrap">'
-            f'<a class="tgme_page_context_link" href="/s/{escape(channel.username)}">Preview channel</a></div>'
+            f'<a class="tgme_page_context_link" href="/s/{ch}">Preview channel</a></div>\n'
             if channel.has_preview
             else ""
         )
+        page = (
+            f'  <div class="tgme_page">\n{photo}'
+            f'<div class="tgme_page_title"><span dir="auto">{rich(channel.title)}</span></div>\n'
+            f'<div class="tgme_page_extra">{f"{channel.subscribers:,}".replace(",", " ")} subscribers</div>\n'
+            f'<div class="tgme_page_description" dir="auto">{render_text(channel.description)}</div>\n'
+            f'<div class="tgme_page_action">\n  <a class="tgme_action_button_new shine" href="tg://resolve?domain={ch}">View in Telegram</a>\n</div>\n'
+            f"{preview}  </div>"
+        )
+        title = f"Telegram: View @{channel.username}"
     body = (
-        '<div class="tgme_page_wrap"><div class="tgme_body_wrap"><div class="tgme_page">'
-        f'<div class="tgme_page_title"><span dir="auto">{body_title}</span></div>{extra}'
-        '<div class="tgme_page_action"><a class="tgme_action_button_new" '
-        f'href="tg://resolve?domain={escape(username)}">View in Telegram</a></div>{preview}'
-        "</div></div></div>"
+        '<div class="tgme_page_wrap">\n  <div class="tgme_head_wrap">\n    <div class="tgme_head">\n'
+        '      <a href="//telegram.org/" class="tgme_head_brand"></a>\n    </div>\n  </div>\n'
+        f'  <div class="tgme_body_wrap">\n{page}\n  </div>\n</div>'
     )
-    return _document(title, "", "tgme_page_body", body)
+    return _document(title, head, "", body)
