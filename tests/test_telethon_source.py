@@ -908,7 +908,7 @@ MEDIA_CASES = {
     ),
     "contact": (
         types.MessageMediaContact(
-            phone_number="+251911000000", first_name="Abebe", last_name="", vcard="", user_id=0
+            phone_number="251911000000", first_name="Abebe", last_name="", vcard="", user_id=0
         ),
         "contact",
         {"name": "Abebe", "phone": "+251911000000"},

@@ -18,6 +18,7 @@ from databox.replica.telegram_web import (
 )
 from databox.samples import find_sample_photos
 from databox.telegram.web import parse_channel_page, parse_views
+from databox.telegram.web_parse import PreviewLayoutError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 UTC = timezone.utc
@@ -33,6 +34,11 @@ UTC = timezone.utc
         ("127K", 127000),
         ("4.35K", 4350),  # float would give 4349
         ("1.1M", 1100000),
+        ("1.01M", 1010000),
+        ("12.5M", 12500000),
+        ("9.77M", 9770000),
+        ("620K", 620000),
+        ("²", None),
         ("2M", 2000000),
         ("1.5k", 1500),
         (" 845 ", 845),
@@ -53,15 +59,19 @@ def test_parse_views(text, expected):
         (0, "0", 0),
         (999, "999", 999),
         (1000, "1K", 1000),
-        (1299, "1.2K", 1200),
+        (1299, "1.29K", 1290),
         (12_750, "12.7K", 12_700),
-        (999_999, "999.9K", 999_900),
+        (620_400, "620K", 620_000),
+        (999_999, "999K", 999_000),
         (1_000_000, "1M", 1_000_000),
-        (1_149_999, "1.1M", 1_100_000),
+        (1_019_999, "1.01M", 1_010_000),
+        (1_149_999, "1.14M", 1_140_000),
+        (24_000_000, "24M", 24_000_000),
     ],
 )
 def test_replica_abbreviates_views_like_the_preview(views, shown, parsed):
-    # Truncated to one decimal, so parsing the page gives the truncated number back.
+    # At most three significant digits, truncated (catalog §4: 1.2K, 17.8K, 620K,
+    # 1.01M, 24M), so parsing the page gives the truncated number back.
     assert format_views(views) == shown
     assert parse_views(shown) == parsed
 
@@ -85,15 +95,45 @@ def test_sources_md_example_page():
     assert first.has_media and not second.has_media
 
 
-def test_variety_page_albums_forwards_previews_and_damaged_posts():
-    page = parse_channel_page((FIXTURES / "tme_s_variety.html").read_text(), "examplepharma")
-    # The "after" link comes first in the page; only data-before counts.
-    assert page.before == 1300
+def _variety_parts() -> tuple[str, dict[str, str]]:
+    """The variety page without its damaged blocks, and each damaged block alone
+    (split at the fixture's comments)."""
+    html = (FIXTURES / "tme_s_variety.html").read_text()
+    marks = {
+        "damaged": "<!-- a damaged post:",
+        "orphan": "<!-- no data-post: skipped -->",
+        "others": "<!-- a malformed id and another channel's post: skipped -->",
+        "duplicate": "<!-- the same post twice: kept once -->",
+    }
+    at = {name: html.index(mark) for name, mark in marks.items()}
+    bad = {
+        "damaged": html[at["damaged"] : at["orphan"]],
+        "orphan": html[at["orphan"] : at["others"]],
+        "others": html[at["others"] : at["duplicate"]],
+    }
+    # The fixture's second copy of 1320 has no date: give it one, and keep the
+    # undated copy as a damaged block of its own.
+    undated = '<div class="tgme_widget_message_text js-message_text" dir="auto">duplicate</div>'
+    dated = undated + (
+        '<a class="tgme_widget_message_date" href="https://t.me/examplepharma/1320">'
+        '<time datetime="2025-01-17T00:00:00+00:00"></time></a>'
+    )
+    end = html.rindex("</section>")
+    bad["undated duplicate"] = html[html.rindex("<div", 0, html.index(undated)) : end]
+    good = html[: at["damaged"]] + html[at["duplicate"] :].replace(undated, dated)
+    return good, bad
+
+
+def test_variety_page_albums_forwards_and_previews():
+    good, _ = _variety_parts()
+    page = parse_channel_page(good, "examplepharma")
+    # The "after" link comes first in the page; data-before is the older one.
+    assert page.before == 1300 and page.after == 1320
     assert page.channel_title == "Example Pharma"
-    # No data-post, a non-numeric id and another channel's post are skipped; a
-    # duplicate is kept once (the first); case of the channel name does not matter.
+    # A duplicate is kept once (the first); case of the channel name does not matter.
     posts = {p.message_id: p for p in page.posts}
-    assert list(posts) == [1300, 1305, 1310, 1312, 1320]
+    assert list(posts) == [1300, 1305, 1310, 1320]
+    assert posts[1320].text == "last"
 
     album = posts[1300]
     assert album.photo_urls == [
@@ -101,7 +141,12 @@ def test_variety_page_albums_forwards_previews_and_damaged_posts():
         "https://cdn4.telesco.pe/file/albumB.png",  # double-quoted url("…")
         "https://cdn4.telesco.pe/file/albumC.jpg",  # unquoted url(…)
     ]
+    assert (album.media_kind, album.album_ids) == ("album", [1300, 1301, 1302])
+    assert album.media == {"items": [{"kind": "photo", "thumb_url": None, "duration": None}] * 3}
     assert album.text == "⚠️ Recall & refund\n\nBatch A12 — see efda.gov.et/r"
+    assert album.links == [
+        {"type": "url", "label": "efda.gov.et/r", "url": "https://efda.gov.et/r"}
+    ]
     assert album.date == datetime(2025, 1, 16, 3, 0, tzinfo=UTC)  # +03:00 → UTC
     assert album.views == 1_100_000
     assert album.edited and album.signed_author == "Dr. Selam"
@@ -118,13 +163,16 @@ def test_variety_page_albums_forwards_previews_and_damaged_posts():
     }
     # The quoted reply's author, text and thumbnail are not this post's.
     assert fwd.text == "More info 👇\nhttps://www.who.int/malaria"
+    assert fwd.reply_to_message_id == 1201
     assert fwd.author == "Example Pharma"
-    assert fwd.photo_urls == []
+    assert fwd.photo_urls == [] and fwd.media_kind == "none" and not fwd.has_media
     assert fwd.views == 12_700
 
     video = posts[1310]
     assert video.has_video and video.has_media and video.text is None
+    assert video.media_kind == "video" and video.media["duration"] is None
     assert video.video_thumb_urls == ["https://cdn4.telesco.pe/file/thumb1310.jpg"]
+    assert video.media["thumb_url"] == "https://cdn4.telesco.pe/file/thumb1310.jpg"
     assert video.forwarded_from == {
         "name": "EFDA Ethiopia",
         "url": "https://t.me/EFDAEthiopia/2211",
@@ -132,17 +180,36 @@ def test_variety_page_albums_forwards_previews_and_damaged_posts():
     assert video.date == datetime(2025, 1, 16, 10, 0, tzinfo=UTC)  # "Z" suffix
     assert video.author is None
 
-    damaged = posts[1312]
-    assert (damaged.date, damaged.text, damaged.views, damaged.author) == (None, None, None, None)
-    assert damaged.photo_urls == [] and not damaged.edited
-    assert damaged.url == "https://t.me/examplepharma/1312"
-
     assert posts[1320].text == "last"
 
 
-def test_page_without_posts_or_links():
-    page = parse_channel_page("<html><body><p>nothing</p></body></html>", "examplepharma")
-    assert page.posts == [] and page.before is None
+@pytest.mark.parametrize(
+    ("part", "post", "problem"),
+    [
+        # No date, a photo without its URL: unreadable, so the page fails.
+        ("damaged", "examplepharma/1312", "photo without a background-image URL"),
+        ("orphan", "#2 (after examplepharma/1300)", "no usable id (no data-post"),
+        ("others", "examplepharma/abc", "no usable id (data-post='examplepharma/abc'"),
+        ("undated duplicate", "examplepharma/1320", "has no <time datetime>"),
+    ],
+)
+def test_variety_page_damaged_blocks_fail_the_page(part, post, problem):
+    good, bad = _variety_parts()
+    first_post_end = good.index("<!-- forwarded from a hidden user")
+    html = good[:first_post_end] + bad[part] + good[first_post_end:]
+    with pytest.raises(PreviewLayoutError) as caught:
+        parse_channel_page(html, "examplepharma", "https://t.me/s/examplepharma")
+    err = caught.value
+    assert str(err).startswith("the t.me preview layout changed: ")
+    assert err.post == post and problem in str(err)
+    assert "https://t.me/s/examplepharma" in str(err)
+    if part == "others":  # another channel's post is not this channel's either
+        assert [o.post for o in err.others] == ["otherchannel/99999"]
+
+
+def test_page_without_a_message_history_is_not_a_channel_preview():
+    with pytest.raises(PreviewLayoutError, match="not a channel preview page"):
+        parse_channel_page("<html><body><p>nothing</p></body></html>", "examplepharma")
 
 
 # -- pages served by the replica -----------------------------------------------------------
@@ -183,11 +250,20 @@ def test_replica_pages_match_the_corpus(replica, channel):
     for got, want in zip(parsed, expected, strict=True):
         assert got.date == want.date and got.date.tzinfo == UTC
         assert got.text == want.text
-        assert got.views == parse_views(format_views(want.views))
+        want_views = None if want.views is None else parse_views(format_views(want.views))
+        assert got.views == want_views
         assert got.photo_urls == [replica.file_url(name) for name in want.photos]
         assert got.edited == want.edited
         assert got.signed_author == want.author
         assert got.author == replica.corpus.channels[channel].title
+        assert got.reply_to_message_id == want.reply_to
+        if want.kind == "service":
+            assert (got.message_type, got.action) == ("service", want.service.action)
+            assert got.media_kind == "none" and not got.has_media
+        else:
+            assert got.message_type == "post"
+            assert got.media_kind == ("none" if want.kind == "text" else want.kind)
+            assert got.album_ids == (list(want.ids) if want.album else [])
         if want.forwarded_from:
             assert got.forwarded_from == {
                 "name": want.forwarded_from.name,
@@ -217,8 +293,8 @@ def test_demo_corpus_has_every_kind_of_post(replica):
     assert any(p.forwarded_from for p in posts)
     assert any(p.link_preview for p in posts)
     assert any(p.author for p in posts)
-    assert any(p.views >= 1_000_000 for p in posts)
-    assert any(1_000 <= p.views < 1_000_000 for p in posts)
+    assert any((p.views or 0) >= 1_000_000 for p in posts)
+    assert any(1_000 <= (p.views or 0) < 1_000_000 for p in posts)
     assert any("\n" in (p.text or "") for p in posts)
     # Ids grow with time, and albums and deleted posts leave gaps.
     for name in ("CheMed123", "lobelia4cosmetics", "tikvahpharma"):
@@ -253,7 +329,7 @@ def test_replica_escapes_text_and_keeps_emoji_and_line_breaks(replica):
     ]
     assert post.message_id == new_id
     assert post.text == text
-    assert post.views == 1_200_000 and post.views_text == "1.2M"
+    assert post.views == 1_230_000 and post.views_text == "1.23M"
     assert post.edited and post.signed_author == "Hana <admin>"
     assert post.forwarded_from == {"name": "A & B", "url": None}
     assert post.link_preview["site_name"] == "Ex & Co"
@@ -275,10 +351,13 @@ def test_replica_routes(replica):
     # Usernames are case-insensitive, data-post keeps the channel's own spelling.
     page = parse_channel_page(httpx.get(f"{base}/s/chemed123").text, "CheMed123")
     assert page.posts
-    # before is exclusive; past the start there are no posts and no link.
+    # before is exclusive; past the start there are no posts and no link, while the
+    # header counts the channel's photos: a page that shows posts in its header but
+    # yields none is a failure, never "0 new posts".
     first_id = replica.corpus.channels["CheMed123"].sorted_posts()[0].id
-    empty = parse_channel_page(httpx.get(f"{base}/s/CheMed123?before={first_id}").text, "CheMed123")
-    assert empty.posts == [] and empty.before is None
+    url = f"{base}/s/CheMed123?before={first_id}"
+    with pytest.raises(PreviewLayoutError, match=r"counts .* photos.* but the page shows no"):
+        parse_channel_page(httpx.get(url).text, "CheMed123", url)
     # Photos are served byte for byte.
     name = next(iter(replica.corpus.files))
     r = httpx.get(replica.file_url(name))

@@ -94,7 +94,11 @@ def test_full_scrape_writes_every_post_and_identical_photos(replica, lake):
         assert msg.text == post.text
         assert msg.grouped_id is None and msg.edit_date is None
         assert msg.post_author == post.author
-        assert msg.has_media == bool(post.photos)
+        # The parser's kind agrees with what the (independently written) replica rendered.
+        kind = {"service": "none", "text": "none"}.get(post.kind, post.kind)
+        assert msg.media_kind == kind, (post.id, post.kind)
+        assert msg.message_type == ("service" if post.kind == "service" else "post")
+        assert msg.has_media == (kind != "none")
         assert msg.photo_status == ("ok" if post.photos else None) and msg.photo_errors == []
         assert msg.raw["edited"] == post.edited
         assert msg.raw["url"] == f"https://t.me/{CHANNEL}/{post.id}"

@@ -181,6 +181,15 @@ def _opt_dict(record: dict, name: str) -> dict | None:
     return value
 
 
+def normalize_phone(value: str | None) -> str | None:
+    """``"+251 911 000 000"`` (the web) and ``"251911000000"`` (the API) are one number:
+    ``"+251911000000"``. Anything without digits is kept as it is shown."""
+    if not value:
+        return None
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return f"+{digits}" if digits else value
+
+
 def legacy_media_kind(record: dict) -> str | None:
     """The kind of a record written before ``media_kind`` existed, where its fields
     tell; None where they do not (a video or a file looked the same then)."""

@@ -15,7 +15,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from databox.telegram.message import TelegramMessage, format_ts, to_utc
+from databox.telegram.message import TelegramMessage, format_ts, normalize_phone, to_utc
 
 #: Sticker ``format`` by MIME type.
 STICKER_FORMATS = {
@@ -204,7 +204,7 @@ def media_of(msg: Any) -> tuple[str, dict[str, Any] | None]:
         return "location", _geo(media.geo)
     if isinstance(media, types.MessageMediaContact):
         name = f"{media.first_name or ''} {media.last_name or ''}".strip()
-        return "contact", {"name": name or None, "phone": media.phone_number or None}
+        return "contact", {"name": name or None, "phone": normalize_phone(media.phone_number)}
     if isinstance(media, types.MessageMediaUnsupported):
         return "unsupported", {}
     return "other", {"type": type(media).__name__}  # dice, game, invoice, story, giveaway, ...

@@ -75,8 +75,6 @@ __all__ = [
 
 #: A batch holds at most this many messages (the Telethon source uses the same size).
 BATCH_SIZE = 100
-#: Every ``/s/`` page has the history section, even a channel's first page.
-_HISTORY_MARKER = "tgme_channel_history"
 
 
 class WebLayoutError(WebFetchError):
@@ -212,25 +210,22 @@ class WebPreviewSource:
 
     # -- pages ---------------------------------------------------------------------------
     def _layout_error(
-        self,
-        ctx: FetchContext,
-        channel: str,
-        url: str,
-        problem: str,
-        html: str,
-        post: str | None,
+        self, ctx: FetchContext, channel: str, url: str, exc: PreviewLayoutError
     ) -> WebLayoutError:
-        """Keep ``html`` in quarantine (named by its digest: stable across runs) and
-        build the error that fails the channel."""
-        data = html.encode("utf-8", errors="replace")
-        name = f"telegram_web/{channel}/{hashlib.sha256(data).hexdigest()}.html"
-        kept = ctx.quarantine(name, data) if ctx.quarantine is not None else None
-        where = f"; the HTML is kept at {kept}" if kept is not None else ""
+        """Keep every unreadable block (or the page) in quarantine, named by its digest
+        so the same bytes are kept once across runs, and build the error that fails
+        the channel: the parser's message (it names the page and the posts) plus where
+        the HTML is kept."""
+        kept: list[Path] = []
+        for error in [exc, *exc.others]:
+            data = (error.html or "").encode("utf-8", errors="replace")
+            if not data or ctx.quarantine is None:
+                continue
+            name = f"telegram_web/{channel}/{hashlib.sha256(data).hexdigest()}.html"
+            kept.append(ctx.quarantine(name, data))
+        where = f"; the HTML is kept at {', '.join(map(str, kept))}" if kept else ""
         return WebLayoutError(
-            f"page {url}: {problem} (post {post or 'unknown'}){where}",
-            url=url,
-            post=post,
-            quarantined=kept,
+            f"{exc}{where}", url=url, post=exc.post, quarantined=kept[0] if kept else None
         )
 
     async def _fetch_page(self, channel: str, url: str, ctx: FetchContext) -> WebPage:
@@ -252,44 +247,10 @@ class WebPreviewSource:
                 url=url,
                 status=answer.status,
             )
-        html = answer.text
         try:
-            page = parse_channel_page(html, channel)
+            return parse_channel_page(answer.text, channel, url)
         except PreviewLayoutError as exc:
-            raise self._layout_error(
-                ctx, channel, url, str(exc), exc.html or html, exc.post
-            ) from exc
-        # The parser guarantees these; checked here too so a page that slips through
-        # can never read as "0 new posts" or land a post without a date.
-        if _HISTORY_MARKER not in html:
-            raise self._layout_error(
-                ctx,
-                channel,
-                url,
-                "this is not a channel preview page (no message history)",
-                html,
-                None,
-            )
-        if not page.posts and page.before is not None:
-            raise self._layout_error(
-                ctx,
-                channel,
-                url,
-                f"the page links to older posts (before={page.before}) but shows none",
-                html,
-                None,
-            )
-        undated = next((p for p in page.posts if p.date is None), None)
-        if undated is not None:
-            raise self._layout_error(
-                ctx,
-                channel,
-                url,
-                "a post has no date (<time datetime>)",
-                html,
-                f"{channel}/{undated.message_id}",
-            )
-        return page
+            raise self._layout_error(ctx, channel, url, exc) from exc
 
     async def _collect(
         self, channel: str, after_id: int | None, ctx: FetchContext
