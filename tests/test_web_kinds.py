@@ -821,7 +821,7 @@ def test_page_url_goes_into_the_posts():
     assert post.url == f"https://t.me/{CH}/50"
 
 
-# -- tests/fixtures/tme/kinds.html: every field of every kind (/tmp/spec/kinds_fixture.md) ---
+# -- tests/fixtures/tme/kinds.html: every field of every kind (tests/fixtures/tme/CONTRACT.md) ---
 
 KINDS = "pharmakinds"
 KINDS_URL = f"https://t.me/s/{KINDS}"
