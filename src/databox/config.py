@@ -126,17 +126,22 @@ def _unit_float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
+def _int_at_least(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
+    if value < minimum:
+        need = "positive" if minimum == 1 else f"{minimum} or more"
+        raise ConfigError(f"{name} must be {need}, got {value}")
     return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _int_at_least(env, name, default, 1)
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -153,16 +158,7 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must be 0 or more, got {value}")
-    return value
+    return _int_at_least(env, name, default, 0)
 
 
 #: ``TELEGRAM_MAX_PHOTO_BYTES`` default: 20 MB, well above a t.me photo (at most ~5 MB).
