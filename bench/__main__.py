@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import detect, load_raw
+from bench import detect, load_raw, parse_web
 
 
 def main() -> int:
     load_raw.main([])
     detect.main([])
+    parse_web.main([])
     return 0
 
 

@@ -1414,27 +1414,3 @@ def test_coordinates(href, image, expected):
     from databox.telegram.web_media import coordinates
 
     assert coordinates(href, image) == expected
-
-
-def test_parse_speed_stays_near_a_bare_selectolax_parse():
-    """The parser is on the hot path: within a few times a bare parse of the page
-    (measured ~2.6-2.9x on 20-post pages; the bound leaves room for a busy CPU)."""
-    import timeit
-
-    from selectolax.lexbor import LexborHTMLParser
-
-    bodies = [TEXT_WITH_LINKS] * 14 + [ALBUM, VIDEO.replace("{duration}", "0:20"), LOCATION]
-    bodies += [
-        UNSUPPORTED,
-        _document("report.pdf", "1 MB"),
-        _poll("Q", "Anonymous Poll", [("a", 1)]),
-    ]
-    html = page(*[block(500 + i, b) for i, b in enumerate(bodies)], before=500)
-    assert len(parse_channel_page(html, CH).posts) == 20
-
-    def best(fn) -> float:
-        return min(timeit.repeat(fn, number=20, repeat=7))
-
-    bare = best(lambda: LexborHTMLParser(html).css("div.tgme_widget_message"))
-    ours = best(lambda: parse_channel_page(html, CH))
-    assert ours / bare < 5, f"parse_channel_page is {ours / bare:.1f}x a bare parse"
