@@ -5,7 +5,6 @@ warehouse, and the HTTP settings."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
@@ -25,8 +24,8 @@ from databox.samples import find_sample_photos
 from databox.telegram import web_http
 from databox.telegram.message import TelegramMessage
 from databox.telegram.scrape import make_source, scrape_channels
-from databox.telegram.source import FetchContext
 from databox.telegram.web import WebFetchError, WebLayoutError, WebPreviewSource, sniff_image
+from tests.telegram_helpers import fetch_batches
 
 UTC = timezone.utc
 CHANNEL = "CheMed123"
@@ -55,24 +54,7 @@ def lake(tmp_path) -> DataLake:
 
 
 def fetch(source, lake, after_id=None, logs=None) -> list[TelegramMessage]:
-    ctx = FetchContext(
-        image_path_for=lake.image_path,
-        lake_root=lake.root,
-        log=(logs.append if logs is not None else lambda _m: None),
-        quarantine=lake.quarantine_bytes,
-    )
-
-    async def run():
-        out = []
-        try:
-            async for batch in source.fetch_since(CHANNEL, after_id, ctx):
-                lake.write_messages(CHANNEL, batch)
-                out += batch
-        finally:
-            await source.aclose()
-        return out
-
-    return asyncio.run(run())
+    return [m for batch in fetch_batches(source, lake, CHANNEL, after_id, logs) for m in batch]
 
 
 def photo_post(replica, photos, n: int = 1) -> tuple[int, list[str]]:

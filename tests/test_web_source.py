@@ -17,6 +17,7 @@ from databox.samples import find_sample_photos
 from databox.telegram.message import TelegramMessage
 from databox.telegram.source import FetchContext
 from databox.telegram.web import BATCH_SIZE, WebFetchError, WebPreviewSource
+from tests.telegram_helpers import fetch_batches
 
 UTC = timezone.utc
 CHANNEL = "CheMed123"
@@ -49,24 +50,7 @@ def fetch(
     channel: str = CHANNEL,
     logs: list[str] | None = None,
 ) -> list[list[TelegramMessage]]:
-    """Run one fetch to the end, writing each batch to the lake as the scraper does."""
-    ctx = FetchContext(
-        image_path_for=lake.image_path,
-        lake_root=lake.root,
-        log=(logs.append if logs is not None else lambda _msg: None),
-    )
-
-    async def run() -> list[list[TelegramMessage]]:
-        batches = []
-        try:
-            async for batch in source.fetch_since(channel, after_id, ctx):
-                lake.write_messages(channel, batch)
-                batches.append(batch)
-        finally:
-            await source.aclose()
-        return batches
-
-    return asyncio.run(run())
+    return fetch_batches(source, lake, channel, after_id, logs)
 
 
 def ids(batches: list[list[TelegramMessage]]) -> list[int]:
