@@ -56,15 +56,21 @@ def validate_regions(
     return tuple(dict.fromkeys(codes))
 
 
-def validate_back_days(value: int | str, *, name: str = "EBIRD_BACK_DAYS") -> int:
+def _whole_days(value: int | str, name: str, low: int, high: int, why: str = "") -> int:
     try:
-        back = int(value)
+        days = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a whole number of days (1..30), got {value!r}") from None
-    if not 1 <= back <= 30:
-        # The API's own limit; older data needs the historic endpoint (§1.2).
-        raise ConfigError(f"{name} must be between 1 and 30 (the eBird API's limit), got {back}")
-    return back
+        raise ConfigError(
+            f"{name} must be a whole number of days ({low}..{high}), got {value!r}"
+        ) from None
+    if not low <= days <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}{why}, got {days}")
+    return days
+
+
+def validate_back_days(value: int | str, *, name: str = "EBIRD_BACK_DAYS") -> int:
+    # The API's own limit; older data needs the historic endpoint (§1.2).
+    return _whole_days(value, name, 1, 30, " (the eBird API's limit)")
 
 
 def validate_daily_historic_days(
@@ -73,13 +79,7 @@ def validate_daily_historic_days(
     """Days of historic (per-date) observations the daily job loads: 0 (none) .. 30."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return DEFAULT_DAILY_HISTORIC_DAYS
-    try:
-        days = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a whole number of days (0..30), got {value!r}") from None
-    if not 0 <= days <= 30:
-        raise ConfigError(f"{name} must be between 0 and 30, got {days}")
-    return days
+    return _whole_days(value, name, 0, 30)
 
 
 def daily_historic_dates(today: date, days: int) -> list[date]:
