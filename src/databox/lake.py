@@ -31,7 +31,7 @@ import orjson
 
 from databox.errors import ConfigError
 from databox.filelock import file_lock
-from databox.telegram.message import TelegramMessage
+from databox.telegram.message import TelegramMessage, to_utc
 
 # Telegram usernames are 5-32 characters of letters, digits and underscores; we accept
 # a slightly wider range (test and demo channels) but never a path separator or dot.
@@ -50,9 +50,7 @@ def validate_channel(name: str) -> str:
 
 def utc_day(value: datetime) -> str:
     """The day file a message dated ``value`` belongs to (``YYYY-MM-DD``, UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    return to_utc(value).strftime("%Y-%m-%d")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
