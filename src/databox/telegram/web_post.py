@@ -4,10 +4,10 @@ the shared content model (``WebPost.to_message``). ``web_block`` reads blocks.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from databox.telegram.message import TelegramMessage
+from databox.telegram.message import TelegramMessage, to_utc
 from databox.telegram.web_layout import PERMALINK_RE
 from databox.telegram.web_text import parse_views
 
@@ -77,7 +77,6 @@ class WebPost:
             "has_document": self.has_document,
             "edited": self.edited,
             "forwarded_from": self.forwarded_from,
-            "link_preview": self.link_preview,
             "author": self.author,
             "signed_author": self.signed_author,
             **self.extra,
@@ -120,9 +119,7 @@ def parse_datetime(value: str | None) -> datetime | None:
     except ValueError:
         return None
     # The page always carries an offset; a naive value is taken as UTC like elsewhere.
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return to_utc(parsed)
 
 
 def permalink_id(href: str | None, channel: str) -> int | None:
