@@ -51,6 +51,24 @@ def resolve_database_url(url: str) -> str:
     return url
 
 
+#: Where ``databox demo`` keeps its data (relative to the project root).
+DEFAULT_DEMO_DIR = Path("data/demo")
+
+
+def demo_paths(workdir: Path | str = DEFAULT_DEMO_DIR) -> dict[str, str]:
+    """The path variables of the demo's data under ``workdir``: one layout shared by
+    ``databox demo`` (which writes there) and ``--demo`` on the other commands (which
+    read there), so both always agree."""
+    root = resolve_path(workdir)
+    return {
+        "DATABASE_URL": f"duckdb:///{root / 'warehouse.duckdb'}",
+        "DATA_LAKE_DIR": str(root / "lake"),
+        "PROCESSED_DATA_DIR": str(root / "processed"),
+        "DLT_DATA_DIR": str(root / "dlt"),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+    }
+
+
 def load_dotenv_file(path: Path | None = None) -> None:
     """Load ``.env`` (project root by default) without overriding variables already set."""
     path = path or project_root() / ".env"

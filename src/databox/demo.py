@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from databox.config import resolve_path
+from databox.config import demo_paths, resolve_path
 
 DAGSTER_YAML = """\
 telemetry:
@@ -36,18 +36,14 @@ DEMO_EBIRD_TOKEN = "demo-token"  # the local replica's token; never a real one
 
 def demo_environment(workdir: Path, telegram_base_url: str, ebird_base_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "EBIRD_"))}
+    env.update(demo_paths(workdir))
     env.update(
         {
-            "DATABASE_URL": f"duckdb:///{workdir / 'warehouse.duckdb'}",
-            "DATA_LAKE_DIR": str(workdir / "lake"),
-            "PROCESSED_DATA_DIR": str(workdir / "processed"),
-            "DAGSTER_HOME": str(workdir / "dagster_home"),
             "TELEGRAM_WEB_BASE_URL": telegram_base_url,
             "TELEGRAM_CHANNELS": "CheMed123,lobelia4cosmetics,tikvahpharma",
             "EBIRD_API_TOKEN": DEMO_EBIRD_TOKEN,
             "EBIRD_API_BASE_URL": ebird_base_url,
             "EBIRD_REGIONS": "US-NY,US-CA,KE",
-            "DLT_DATA_DIR": str(workdir / "dlt"),
             # One process for the whole run: the demo is about the data, not step isolation.
             "DATABOX_EXECUTOR": env.get("DATABOX_EXECUTOR", "in_process"),
             "DAGSTER_DISABLE_TELEMETRY": "1",
