@@ -53,7 +53,7 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
     lake.write_messages("CheMed123", [msg("CheMed123", 1, 5, "kept")])
     path = lake.messages_file("CheMed123", "2024-03-05")
 
-    import databox.lake as lake_module
+    import databox.lake_io as lake_module  # where atomic_write_bytes lives
 
     def failing_replace(src, dst):
         raise OSError("disk full")
@@ -140,7 +140,7 @@ def test_a_killed_writer_leaves_a_temp_file_that_the_next_run_removes(tmp_path):
         f"""
         import os
         from pathlib import Path
-        import databox.lake as lake
+        import databox.lake_io as lake
         lake.os.replace = lambda src, dst: os._exit(9)
         lake.atomic_write_bytes(Path({str(path)!r}), b"[]")
         """

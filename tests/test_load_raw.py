@@ -237,20 +237,27 @@ def test_malformed_file_is_quarantined_and_the_rest_loads(warehouse_url, tmp_pat
     open_errors = unresolved_load_errors(wh)
     assert {e["source_file"] for e in open_errors} == set(by_file)
     assert all(e["record_index"] is None and e["quarantine_path"] for e in open_errors)
-    # Not re-read while unchanged, but the problem stays visible.
+    # Not re-read while unchanged, but the problem stays visible and the run not ok
+    # (as the Dagster check no_unresolved_load_errors stays red).
     again = load_raw_messages(wh, lake, log=quiet)
-    assert again.ok and again.files_failed == 0 and again.unresolved_errors == 2
+    assert not again.ok and again.files_failed == 0 and again.unresolved_errors == 2
+    assert {e.source_file for e in again.errors} == set(by_file)
+    assert all(e.earlier for e in again.errors) and again.new_errors == []
+    assert all("unresolved since" in str(e) for e in again.errors)
     assert warehouse_status(wh)["unresolved_errors"] == 2
 
-    # Fix one file: it loads and its error is resolved.
+    # Fix one file: it loads and its error is resolved; the other still keeps ok False.
     atomic_write_bytes(broken, orjson.dumps([msg("lobelia4cosmetics", 1).to_record()]))
     fixed = load_raw_messages(wh, lake, log=quiet)
-    assert fixed.ok and fixed.rows_inserted == 1 and fixed.unresolved_errors == 1
+    assert not fixed.ok and fixed.rows_inserted == 1 and fixed.unresolved_errors == 1
+    assert [e.source_file for e in fixed.errors] == [lake.relative(not_array)]
     assert [e["source_file"] for e in unresolved_load_errors(wh)] == [lake.relative(not_array)]
     resolved = wh.query(
         "SELECT resolved_at FROM raw.load_errors WHERE source_file = %s", (lake.relative(broken),)
     )
     assert len(resolved) == 1 and resolved[0]["resolved_at"] is not None
+    atomic_write_bytes(not_array, b"[]")
+    assert load_raw_messages(wh, lake, log=quiet).ok
 
 
 def test_bad_record_is_recorded_and_its_neighbours_load(warehouse_url, tmp_path):

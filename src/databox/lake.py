@@ -13,29 +13,39 @@ existing file instead of overwriting it, and the watermark is written only after
 messages it covers are on disk. A process killed mid-write leaves its temp file
 (``.<name>.<random>.tmp``) beside the target; ``remove_stale_temp_files`` removes a
 channel's on its next scrape, under the channel lock.
+
+A file damaged some other way (a truncated copy, a full disk, a hand edit) raises
+``CorruptLakeFile`` naming it, after a copy of its bytes is put in the quarantine;
+state files are rebuilt from the day files (lake_state.py). A corrupt day file is
+never rewritten here: only a person can tell what its lost bytes held (the loader
+reports it as a load error and loads every other file).
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
+import logging
 import re
 import shutil
-import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import orjson
 
 from databox.errors import ConfigError
 from databox.filelock import file_lock
+from databox.lake_io import CorruptLakeFile, atomic_write_bytes, is_id, read_json
+from databox.lake_state import ChannelStateFiles
 from databox.telegram.message import TelegramMessage, to_utc
 
 # Telegram usernames are 5-32 characters of letters, digits and underscores; we accept
 # a slightly wider range (test and demo channels) but never a path separator or dot.
 _CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,63}$")
+_LOG = logging.getLogger(__name__)
+__all__ = ["CorruptLakeFile", "DataLake", "atomic_write_bytes", "utc_day", "validate_channel"]
 
 
 def validate_channel(name: str) -> str:
@@ -53,29 +63,11 @@ def utc_day(value: datetime) -> str:
     return to_utc(value).strftime("%Y-%m-%d")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-class DataLake:
-    def __init__(self, root: Path | str):
+class DataLake(ChannelStateFiles):
+    def __init__(self, root: Path | str, *, warn: Callable[[str], None] | None = None):
         self.root = Path(root).resolve()
+        #: Where recoveries from damaged files are announced (default: logging).
+        self.warn = warn or _LOG.warning
 
     # -- layout ---------------------------------------------------------------------
     @property
@@ -131,18 +123,30 @@ class DataLake:
     def read_day_records(self, channel: str, day: str) -> list[dict]:
         """The records of one channel's day file (empty when there is none)."""
         path = self.messages_file(channel, day)
-        return orjson.loads(path.read_bytes()) if path.exists() else []
+        return self.read_day_file(path) if path.exists() else []
+
+    def read_day_file(self, path: Path) -> list:
+        """A day file's records; ``CorruptLakeFile`` (a copy quarantined) if damaged."""
+        try:
+            return read_json(path, lambda v: isinstance(v, list), "an array of records")
+        except CorruptLakeFile as exc:
+            raise self.quarantine_corrupt(exc) from None
 
     def replace_records(self, channel: str, day: str, records: Iterable[dict]) -> Path:
         """Merge lake records into one day file: each replaces the record with its
-        ``message_id``, every other record is kept; written atomically."""
+        ``message_id``, every other record is kept; written atomically. A record
+        without a usable id (hand-edited: the loader rejects it) is kept as it is."""
         path = self.messages_file(channel, day)
-        merged: dict[int, dict] = {
-            int(r["message_id"]): r for r in self.read_day_records(channel, day)
-        }
+        merged: dict[int, dict] = {}
+        unkeyed: list = []
+        for r in self.read_day_records(channel, day):
+            if isinstance(r, dict) and is_id(r.get("message_id")):
+                merged[r["message_id"]] = r
+            else:
+                unkeyed.append(r)
         for record in records:
             merged[int(record["message_id"])] = record
-        ordered = [merged[k] for k in sorted(merged)]
+        ordered = [merged[k] for k in sorted(merged)] + unkeyed
         atomic_write_bytes(path, orjson.dumps(ordered, option=orjson.OPT_INDENT_2))
         return path
 
@@ -156,55 +160,26 @@ class DataLake:
         out: dict[int, dict] = {}
         for path in self.message_files():
             if path.stem == channel:
-                for record in orjson.loads(path.read_bytes()):
+                for record in self.read_day_file(path):
                     out[int(record["message_id"])] = record
         return [out[k] for k in sorted(out)]
 
-    # -- watermarks -----------------------------------------------------------------
+    def readable_day_files(self, channel: str, purpose: str) -> Iterator[tuple[Path, list]]:
+        """``(path, records)`` of the channel's day files; a damaged one is skipped
+        with a warning naming it and ``purpose`` (the loader reports it too)."""
+        for path in self.message_files():
+            if path.stem == channel:
+                try:
+                    yield path, self.read_day_file(path)
+                except CorruptLakeFile as exc:
+                    self.warn(f"{exc}; skipped while {purpose}")
+
+    # -- state files (the methods are in lake_state.py) -------------------------------
     def _watermark_file(self, channel: str) -> Path:
         return self.state_dir / f"{validate_channel(channel)}.json"
 
-    def read_watermark(self, channel: str) -> int | None:
-        path = self._watermark_file(channel)
-        if not path.exists():
-            return None
-        return int(orjson.loads(path.read_bytes())["last_message_id"])
-
-    def write_watermark(self, channel: str, message_id: int) -> None:
-        current = self.read_watermark(channel)
-        if current is not None and message_id <= current:
-            return  # never move backwards
-        payload = {
-            "channel": channel,
-            "last_message_id": int(message_id),
-            "updated_at": datetime.now(timezone.utc).isoformat(),
-        }
-        atomic_write_bytes(self._watermark_file(channel), orjson.dumps(payload))
-
-    # -- photos to download again ---------------------------------------------------
     def photos_pending_file(self, channel: str) -> Path:
         return self.state_dir / f"{validate_channel(channel)}.photos_pending.json"
-
-    def read_photos_pending(self, channel: str) -> list[dict]:
-        """``[{"message_id", "day", "index", "url", "attempts", "error", ...}]``."""
-        path = self.photos_pending_file(channel)
-        if not path.exists():
-            return []
-        return list(orjson.loads(path.read_bytes()).get("photos") or [])
-
-    def write_photos_pending(self, channel: str, entries: list[dict]) -> None:
-        """Replace the channel's pending list atomically; an empty list removes the file."""
-        path = self.photos_pending_file(channel)
-        if not entries:
-            path.unlink(missing_ok=True)
-            return
-        ordered = sorted(entries, key=lambda e: (int(e["message_id"]), int(e["index"])))
-        payload = {
-            "channel": channel,
-            "updated_at": datetime.now(timezone.utc).isoformat(),
-            "photos": ordered,
-        }
-        atomic_write_bytes(path, orjson.dumps(payload, option=orjson.OPT_INDENT_2))
 
     # -- temp files of killed writers -------------------------------------------------
     def stale_temp_files(self, channel: str) -> list[Path]:
@@ -254,3 +229,15 @@ class DataLake:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
         return target
+
+    def quarantine_corrupt(self, exc: CorruptLakeFile) -> CorruptLakeFile:
+        """Keep the exact bytes ``exc`` found (they may change or vanish later)."""
+        target = self.quarantine_dir / f"{self.relative(exc.path)}.{_sha(exc.data)[:12]}"
+        if not target.exists():
+            atomic_write_bytes(target, exc.data)
+        exc.kept = target
+        return exc
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

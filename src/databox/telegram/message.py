@@ -137,11 +137,15 @@ def parse_ts(value: Any, field_name: str) -> datetime | None:
     if not isinstance(value, str):
         raise InvalidRecord(f"field {field_name!r} must be an ISO 8601 string, got {value!r}")
     try:
-        return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InvalidRecord(
             f"field {field_name!r} is not an ISO 8601 timestamp: {value!r}"
         ) from exc
+    try:
+        return to_utc(parsed)
+    except OverflowError as exc:  # 0001-01-01T00:00+03:00 has no UTC equivalent
+        raise InvalidRecord(f"field {field_name!r} is out of range in UTC: {value!r}") from exc
 
 
 def _opt_int(record: dict, name: str) -> int | None:

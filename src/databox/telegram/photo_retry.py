@@ -5,6 +5,11 @@ and ``photo_errors``, and the photo goes on the channel's pending list
 (``state/telegram/<channel>.photos_pending.json``) until it lands or
 ``PHOTO_MAX_ATTEMPTS`` runs have tried it. The list is derived from the message
 records (``photo_errors`` entries with a URL), so it works for either source.
+
+Because it is derived, a damaged list (truncated, garbled) is rebuilt from the day
+files by ``read_pending``: its copy is kept in the quarantine and a warning names
+both. Retry counts are lost with it, so a rebuilt entry counts as tried once. A
+damaged day file is skipped (its photos stay pending) while the rest are retried.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
 
-from databox.lake import DataLake, utc_day
+from databox.lake import CorruptLakeFile, DataLake, utc_day
 from databox.telegram.message import TelegramMessage
 from databox.telegram.source import FetchContext
 
@@ -25,6 +30,8 @@ if TYPE_CHECKING:
 #: A photo is tried this many times in all (its first download included), one try a
 #: run, before it is dropped from the pending list; its record keeps the error.
 PHOTO_MAX_ATTEMPTS = 5
+#: Ends the error of a photo given up on; a rebuilt pending list leaves it out.
+GAVE_UP = "gave up after"
 
 
 class PhotoFetcher(Protocol):
@@ -71,6 +78,45 @@ def land_photo(record: dict, index: int, path: str) -> dict:
     }
 
 
+def read_pending(lake: DataLake, channel: str, log: Callable[[str], None]) -> list[dict]:
+    """The channel's pending list; rebuilt from its records when the file is damaged."""
+    try:
+        return lake.read_photos_pending(channel)
+    except CorruptLakeFile as exc:
+        rebuilt = pending_from_records(lake, channel)
+        lake.write_photos_pending(channel, rebuilt)
+        log(f"{channel}: WARNING {exc}; rebuilt from the day files: {len(rebuilt)} pending")
+        return rebuilt
+
+
+def pending_from_records(lake: DataLake, channel: str) -> list[dict]:
+    """A pending entry for every photo error with a URL that was not given up on."""
+    now = datetime.now(timezone.utc).isoformat()
+    out = []
+    for path, records in lake.readable_day_files(channel, f"rebuilding {channel}'s pending"):
+        for r in records:
+            if not isinstance(r, dict) or not isinstance(r.get("message_id"), int):
+                continue  # the loader reports such records
+            for error in r.get("photo_errors") or []:
+                if not isinstance(error, dict) or not isinstance(error.get("url"), str):
+                    continue
+                if GAVE_UP in str(error.get("error")):
+                    continue
+                out.append(
+                    {
+                        "message_id": r["message_id"],
+                        "day": path.parent.name,
+                        "index": int(error.get("index") or 0),
+                        "url": error["url"],
+                        "attempts": 1,  # unknown: the first download at least
+                        "error": error.get("error"),
+                        "first_failed_at": now,
+                        "last_attempt_at": now,
+                    }
+                )
+    return out
+
+
 def queue_photo_failures(
     lake: DataLake, channel: str, messages: Sequence[TelegramMessage], log: Callable[[str], None]
 ) -> int:
@@ -78,7 +124,7 @@ def queue_photo_failures(
     returns how many photos failed. A failure without a URL (Telethon) cannot be
     retried by URL: it is logged and stays recorded on its message only."""
     failed = 0
-    pending = {(e["message_id"], e["index"]): e for e in lake.read_photos_pending(channel)}
+    pending = {(e["message_id"], e["index"]): e for e in read_pending(lake, channel, log)}
     changed = False
     now = datetime.now(timezone.utc).isoformat()
     for msg in messages:
@@ -103,7 +149,7 @@ def queue_photo_failures(
                 "url": url,
                 "attempts": (before["attempts"] if before else 0) + 1,
                 "error": error.get("error"),
-                "first_failed_at": before["first_failed_at"] if before else now,
+                "first_failed_at": before.get("first_failed_at", now) if before else now,
                 "last_attempt_at": now,
             }
             changed = True
@@ -128,17 +174,22 @@ async def retry_pending_photos(
     change up, and only then does it leave the list; a crash in between retries it
     once more and finds the record already fixed. One that fails again stays pending
     with the new error until ``max_attempts`` tries; then its record says so."""
-    pending = lake.read_photos_pending(channel)
+    pending = read_pending(lake, channel, ctx.log)
     if not pending:
         return
     # Drop entries whose record no longer holds that error (rescraped, fixed by hand).
     live: list[dict] = []
-    records: dict[str, dict[int, dict]] = {}
+    blocked: list[dict] = []  # their day file is damaged: kept pending, not retried
+    records: dict[str, dict[int, dict] | None] = {}
     for entry in pending:
         day = str(entry["day"])
         if day not in records:
-            records[day] = {int(r["message_id"]): r for r in lake.read_day_records(channel, day)}
-        record = records[day].get(int(entry["message_id"]))
+            records[day] = _records_by_id(lake, channel, day, ctx.log)
+        by_id = records[day]
+        if by_id is None:
+            blocked.append(entry)
+            continue
+        record = by_id.get(int(entry["message_id"]))
         if record is not None and _error_at(record, int(entry["index"]), entry["url"]):
             live.append(entry)
     if fetcher is None:
@@ -146,8 +197,8 @@ async def retry_pending_photos(
             f"{channel}: {len(live)} photo(s) pending a retry; this source cannot download "
             "by URL, so they wait for a run with the web source"
         )
-        result.photos_pending = len(live)
-        lake.write_photos_pending(channel, live)
+        result.photos_pending = len(live) + len(blocked)
+        lake.write_photos_pending(channel, live + blocked)
         return
     jobs = [(int(e["message_id"]), int(e["index"]), str(e["url"])) for e in live]
     results = await fetcher.fetch_photos(channel, jobs, ctx) if jobs else []
@@ -157,7 +208,7 @@ async def retry_pending_photos(
     changed: dict[str, dict[int, dict]] = defaultdict(dict)
     for entry, outcome in zip(live, results, strict=True):
         day, mid, index = str(entry["day"]), int(entry["message_id"]), int(entry["index"])
-        record = changed[day].get(mid) or records[day][mid]
+        record = changed[day].get(mid) or records[day][mid]  # type: ignore[index]
         if outcome.path is not None:
             changed[day][mid] = land_photo(record, index, outcome.path)
             result.photos_recovered += 1
@@ -167,7 +218,7 @@ async def retry_pending_photos(
         attempts = int(entry.get("attempts") or 1) + 1
         error = outcome.error or "unknown error"
         if attempts >= max_attempts:
-            error = f"{error}; gave up after {attempts} attempts"
+            error = f"{error}; {GAVE_UP} {attempts} attempts"
             result.photos_given_up += 1
             ctx.log(f"{channel}: WARNING photo {index} of message {mid}: {error}")
         else:
@@ -181,5 +232,17 @@ async def retry_pending_photos(
     for day, updated in sorted(changed.items()):
         if updated:
             await asyncio.to_thread(lake.replace_records, channel, day, list(updated.values()))
-    lake.write_photos_pending(channel, keep)
-    result.photos_pending = len(keep)
+    lake.write_photos_pending(channel, keep + blocked)
+    result.photos_pending = len(keep) + len(blocked)
+
+
+def _records_by_id(
+    lake: DataLake, channel: str, day: str, log: Callable[[str], None]
+) -> dict[int, dict] | None:
+    """The day's records by id; None (logged) when its file is damaged."""
+    try:
+        records = lake.read_day_records(channel, day)
+    except CorruptLakeFile as exc:
+        log(f"{channel}: WARNING {exc}; its pending photos wait until it is repaired")
+        return None
+    return {r["message_id"]: r for r in records if isinstance(r, dict) and "message_id" in r}
