@@ -14,8 +14,19 @@ import numpy as np
 from PIL import Image, ImageOps
 
 PAD_VALUE = 114  # grey used by both YOLOX and Ultralytics for the letterbox border
+#: Largest image (width × height, as its header declares) decoded at all: 64 MP, e.g.
+#: 8000 × 8000. A 48 MP phone photo passes and Telegram sends photos at ≤ 2560 px; a
+#: PNG of this size needs ≈ 256 MB to decode (RGBA), per decode thread. Pillow's own
+#: guard is looser (it only *warns* up to 89 MP, refuses above 179 MP) and is a
+#: process-wide global other libraries switch off, so this limit is checked here.
+MAX_IMAGE_PIXELS = 64_000_000
 _ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = frozenset({5, 6, 7, 8})  # EXIF orientations that rotate by 90°
+
+
+class ImageTooLarge(ValueError):
+    """The header declares more pixels than ``MAX_IMAGE_PIXELS``: a decompression bomb
+    (a few KB that would decode to GBs) or an image no photo channel sends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +59,9 @@ class Letterbox:
         return out
 
 
-def load_image(path: Path, target: tuple[int, int] | None = None) -> tuple[Image.Image, int, int]:
+def load_image(
+    path: Path, target: tuple[int, int] | None = None, max_pixels: int = MAX_IMAGE_PIXELS
+) -> tuple[Image.Image, int, int]:
     """Decode ``path`` as upright RGB. Returns (image, original width, original height).
 
     With ``target`` (model input height, width) a JPEG is decoded with DCT scaling
@@ -57,9 +70,21 @@ def load_image(path: Path, target: tuple[int, int] | None = None) -> tuple[Image
     The returned size is the one before that reduction, so boxes map to real pixels.
 
     A truncated file raises OSError (Pillow's default ``LOAD_TRUNCATED_IMAGES = False``,
-    which this module never changes), a non-image raises ``UnidentifiedImageError``.
+    which this module never changes), a non-image raises ``UnidentifiedImageError``, an
+    image declaring more than ``max_pixels`` raises ``ImageTooLarge`` before any pixel
+    is decoded (``Image.open`` reads only the header).
     """
-    with Image.open(path) as img:
+    try:
+        opened = Image.open(path)
+    except Image.DecompressionBombError as exc:  # Pillow's own, looser limit, at open
+        raise ImageTooLarge(f"refused before decoding: {exc}") from None
+    with opened as img:
+        if img.width * img.height > max_pixels:
+            raise ImageTooLarge(
+                f"refused before decoding: it declares {img.width}×{img.height} = "
+                f"{img.width * img.height:,} pixels, over the limit of {max_pixels:,} "
+                "(a decompression bomb, or far larger than any photo)"
+            )
         try:
             orientation = int(img.getexif().get(_ORIENTATION_TAG, 1))
         except Exception:  # a broken EXIF block must not lose an otherwise good photo

@@ -98,8 +98,11 @@ def load_detections(warehouse: Warehouse, processed: ProcessedDir) -> DetectionL
     report = DetectionLoadReport()
     loaded_at = datetime.now(timezone.utc)
     image_cols = tuple(c for c in IMAGE_COLUMNS if c not in ("size", "mtime_ns"))
-    images = [(*_typed(r, image_cols), loaded_at) for r in processed.read_images()]
-    boxes = [(*_typed(r, DETECTION_COLUMNS), loaded_at) for r in processed.read_detections()]
+    # One snapshot of the CSVs and the committed parts of a run still in progress or
+    # killed: every image comes with exactly its boxes.
+    image_rows, box_rows = processed.read_all()
+    images = [(*_typed(r, image_cols), loaded_at) for r in image_rows]
+    boxes = [(*_typed(r, DETECTION_COLUMNS), loaded_at) for r in box_rows]
     report.images_in_files, report.boxes_in_files = len(images), len(boxes)
     with warehouse.transaction() as tx:
         tx.ensure_tables(IMAGE_DETECTIONS, IMAGE_ENRICHMENT)
