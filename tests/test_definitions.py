@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -69,3 +72,53 @@ def dg_key(name: str):
     import dagster as dg
 
     return dg.AssetKey(name)
+
+
+# Records every write the import makes, wherever it lands: files opened for writing,
+# directories made, renames, removals, SQLite databases. Python's audit hooks see them all
+# without comparing listings, which others working in this checkout could change meanwhile.
+_RECORD_WRITES = textwrap.dedent(
+    """
+    import os, sys
+    WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    EVENTS = {"os.mkdir", "os.rename", "os.replace", "os.remove", "os.rmdir", "os.symlink",
+              "os.link", "os.truncate", "shutil.rmtree", "shutil.move", "sqlite3.connect"}
+    writes = []
+
+    def hook(event, args):
+        if event == "open":
+            path, mode, flags = args
+            writing = any(c in mode for c in "wax+") if isinstance(mode, str) else flags & WRITE
+            if writing and not str(path).startswith("/dev/"):
+                writes.append(f"open {path}")
+        elif event in EVENTS:
+            writes.append(f"{event} {args[0]}")
+
+    sys.addaudithook(hook)
+    import orchestration.definitions
+    print("WRITES:", writes)
+    """
+)
+
+
+def test_loading_the_definitions_writes_nothing(tmp_path):
+    """Every code server, run worker and ``dagster dev`` loads them: that must not create
+    dlt's pipeline directory (dagster-dlt's specs used to build a real pipeline) or
+    anything else, under the project, DATABOX_HOME or DLT_DATA_DIR."""
+    env = dict(
+        os.environ,
+        DATABOX_HOME=str(tmp_path / "home"),
+        DLT_DATA_DIR=str(tmp_path / "dlt"),
+        PYTHONDONTWRITEBYTECODE="1",  # the interpreter's bytecode cache is not the import's doing
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _RECORD_WRITES],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "WRITES: []" in proc.stdout, proc.stdout[-3000:]
+    assert list(tmp_path.iterdir()) == []  # neither DATABOX_HOME nor DLT_DATA_DIR appeared

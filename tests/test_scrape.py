@@ -87,6 +87,11 @@ def test_a_channel_without_preview_fails_alone(replica, tmp_path):
     ok = next(c for c in report.channels if c.channel == "CheMed123")
     assert ok.messages == len(replica.corpus.channels["CheMed123"].posts)
     assert lake.read_watermark("privatepharma") is None
+    # The summary says what did land; the source was reachable, so no offline hint.
+    summary = report.failure_summary()
+    assert summary.startswith("1 of 2 channels failed: privatepharma (")
+    assert summary.endswith("The other channels (CheMed123) were scraped into the lake.")
+    assert not report.unreachable and report.hint is None
 
 
 def _photo_post(replica, text: str = "with photo") -> tuple[int, str]:
@@ -248,3 +253,137 @@ def test_posts_service_messages_and_photo_failures_are_counted_apart(tmp_path):
     assert any("message 3" in line and "no URL" in line for line in logs)
     record = lake.read_messages("CheMed123")[2]
     assert record["photo_errors"][0]["error"] == "FileReferenceExpiredError"
+
+
+# -- a source that cannot be reached -----------------------------------------------------
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): connecting is refused."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _offline_settings(tmp_path, base_url: str) -> Settings:
+    # The default HTTP limits (3 retries with 0.5/1/2 s backoff), as a fresh user has them.
+    return Settings.from_env(
+        {
+            "TELEGRAM_WEB_BASE_URL": base_url,
+            "TELEGRAM_CHANNELS": "CheMed123,lobelia4cosmetics,tikvahpharma",
+            "DATA_LAKE_DIR": str(tmp_path / "lake"),
+        }
+    )
+
+
+def _assert_offline_report(report, base_url: str, reason: str) -> None:
+    assert report.all_failed and report.unreachable
+    assert all(c.unreachable == reason for c in report.channels)
+    summary = report.failure_summary()
+    assert summary.startswith("3 of 3 channels failed: CheMed123 (WebFetchError: page ")
+    assert summary.endswith("Nothing was scraped.")
+    assert "other channels" not in summary
+    assert report.hint == (
+        f"{base_url} could not be reached ({reason}). To run offline: `uv run databox demo` "
+        "runs the whole pipeline against local replicas; or serve the t.me replica with "
+        "`uv run databox replica telegram --port 8081` and set "
+        "TELEGRAM_WEB_BASE_URL=http://127.0.0.1:8081."
+    )
+
+
+def test_a_refused_connection_fails_fast_truthfully_and_says_how_to_run_offline(tmp_path):
+    import time
+
+    base_url = f"http://127.0.0.1:{_closed_port()}"
+    settings = _offline_settings(tmp_path, base_url)
+    started = time.monotonic()
+    report = scrape_channels(settings, log=lambda m: None)
+    # One quick retry (0.5 s) instead of the 0.5 + 1 + 2 s ladder of transient errors.
+    assert time.monotonic() - started < 3.0
+    _assert_offline_report(report, base_url, "connection refused")
+    error = report.channels[0].error
+    assert f"{base_url}/s/CheMed123 failed after 2 attempts" in error
+    assert "(connection refused)" in error  # httpx itself says "All connection attempts failed"
+
+
+def test_a_name_that_does_not_resolve_fails_fast_with_the_offline_hint(tmp_path, monkeypatch):
+    """The resolver answers "Name or service not known" (no lookup leaves the machine:
+    getaddrinfo is replaced), and httpx, httpcore and asyncio wrap it as they do offline."""
+    import socket
+
+    lookups: list[str] = []
+
+    def no_such_name(host, *args, **kwargs):
+        lookups.append(host.decode() if isinstance(host, bytes) else host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    base_url = "http://t.me.invalid"
+    report = scrape_channels(_offline_settings(tmp_path, base_url), log=lambda m: None)
+    # Two attempts per channel: the first and the one quick retry, not four.
+    assert sorted(lookups) == ["t.me.invalid"] * 6
+    _assert_offline_report(report, base_url, "name resolution failed")
+    assert "[Errno -2] Name or service not known" in report.channels[0].error
+
+
+@pytest.mark.parametrize(
+    ("os_error", "expected"),
+    [
+        (ConnectionRefusedError(111, "Connect call failed"), "connection refused"),
+        (OSError(101, "Network is unreachable"), "network unreachable"),
+        (TimeoutError(), None),  # a slow server may answer the next attempt
+        (ConnectionResetError(104, "Connection reset by peer"), None),
+    ],
+)
+def test_only_failures_to_reach_the_server_count_as_unreachable(os_error, expected):
+    import httpcore
+    import httpx
+
+    from databox.telegram.web_http import unreachable_reason
+
+    # httpx → httpcore → the OS error, chained with `raise … from`, as httpx does.
+    core = httpcore.ConnectError(str(os_error))
+    core.__cause__ = os_error
+    outer = httpx.ConnectError(str(os_error))
+    outer.__cause__ = core
+    assert unreachable_reason(outer) == expected
+
+
+def test_the_scrape_asset_fails_once_and_truthfully_when_telegram_is_unreachable(tmp_path):
+    """No Dagster retry either: TRANSIENT_RETRY would wait 10 s + 20 s and fail the same way."""
+    import time
+
+    import dagster as dg
+
+    from orchestration.resources import DataLakeResource, TelegramResource
+    from orchestration.telegram_assets import scrape_telegram
+
+    base_url = f"http://127.0.0.1:{_closed_port()}"
+    started = time.monotonic()
+    result = dg.materialize(
+        [scrape_telegram],
+        resources={
+            "telegram": TelegramResource(
+                web_base_url=base_url, channels="CheMed123,lobelia4cosmetics,tikvahpharma"
+            ),
+            "lake": DataLakeResource(path=str(tmp_path / "lake")),
+        },
+        raise_on_error=False,
+    )
+    assert time.monotonic() - started < 8.0
+    assert not result.success
+    events = [e.event_type for e in result.all_events]
+    assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in events
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    description = failure.step_failure_data.user_failure_data.description
+    assert description.startswith("3 of 3 channels failed: CheMed123 (WebFetchError: ")
+    assert "Nothing was scraped." in description
+    assert "load on the next run" not in description and "other channels" not in description
+    assert description.endswith(
+        f"{base_url} could not be reached (connection refused). To run offline: "
+        "`uv run databox demo` runs the whole pipeline against local replicas; or serve the "
+        "t.me replica with `uv run databox replica telegram --port 8081` and set "
+        "TELEGRAM_WEB_BASE_URL=http://127.0.0.1:8081."
+    )

@@ -143,14 +143,15 @@ def _postgres_credentials(url: str) -> Any:
 
 
 def dlt_destination(database_url: str) -> Any:
-    """The dlt destination for our DATABASE_URL."""
+    """The dlt destination for our DATABASE_URL. It touches no disk: the code location
+    builds one when its definitions load; ``make_pipeline`` creates the DuckDB file's
+    directory when a run needs it."""
     import dlt
 
     url = resolve_database_url(database_url.strip())
     scheme = urlsplit(url).scheme
     if scheme == "duckdb":
         path = _duckdb_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
         # Parquet instead of dlt's default INSERT … VALUES files: measured on 17k
         # taxonomy rows (dlt 1.31, duckdb 2.0) a load took 8-11 s with insert_values and
         # 1.7-2.6 s with parquet. Set as a capability, so dagster-dlt runs get it too.
@@ -179,9 +180,13 @@ def make_pipeline(
     _quiet_dlt()
     import dlt
 
+    destination = dlt_destination(database_url)
+    url = resolve_database_url(database_url.strip())
+    if urlsplit(url).scheme == "duckdb":
+        _duckdb_path(url).parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=pipeline_name,
-        destination=dlt_destination(database_url),
+        destination=destination,
         dataset_name=dataset_name,
         pipelines_dir=str(pipelines_dir),
     )

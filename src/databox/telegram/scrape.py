@@ -27,9 +27,18 @@ from databox.telegram.photo_retry import (
     PHOTO_MAX_ATTEMPTS,
     PhotoFetcher,
     queue_photo_failures,
+    read_pending,
     retry_pending_photos,
 )
 from databox.telegram.source import FetchContext, TelegramSource
+from databox.telegram.web_http import unreachable_reason
+
+#: How to run without network, for a report whose source could not be reached at all.
+OFFLINE_HINT = (
+    "To run offline: `uv run databox demo` runs the whole pipeline against local "
+    "replicas; or serve the t.me replica with `uv run databox replica telegram --port 8081` "
+    "and set TELEGRAM_WEB_BASE_URL=http://127.0.0.1:8081."
+)
 
 
 @dataclass
@@ -57,6 +66,9 @@ class ChannelResult:
     files_written: int = 0
     seconds: float = 0.0
     error: str | None = None
+    #: Set when the error is that the source could not be reached at all (e.g. "name
+    #: resolution failed", "connection refused"): waiting and retrying will not help.
+    unreachable: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -68,6 +80,8 @@ class ScrapeReport:
     source: str
     channels: list[ChannelResult] = field(default_factory=list)
     seconds: float = 0.0
+    #: Where the web source reads from (None for Telethon); named in ``unreachable_summary``.
+    base_url: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -76,6 +90,47 @@ class ScrapeReport:
     @property
     def failed(self) -> list[ChannelResult]:
         return [c for c in self.channels if not c.ok]
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.channels) and not any(c.ok for c in self.channels)
+
+    @property
+    def unreachable(self) -> bool:
+        """True when every failed channel failed because the source could not be
+        reached at all: a retry in seconds or minutes fails the same way."""
+        failed = self.failed
+        return bool(failed) and all(c.unreachable for c in failed)
+
+    @property
+    def unreachable_summary(self) -> str | None:
+        """``https://t.me could not be reached (name resolution failed)``, or None."""
+        reasons = sorted({c.unreachable for c in self.failed if c.unreachable})
+        if not reasons:
+            return None
+        where = self.base_url or f"the {self.source} source"
+        return f"{where} could not be reached ({', '.join(reasons)})"
+
+    @property
+    def hint(self) -> str | None:
+        """What to do about the failures, for the CLI and the Dagster failure to print:
+        how to run offline when the web source could not be reached; else None."""
+        summary = self.unreachable_summary
+        if summary is None or self.source != "web":
+            return None
+        return f"{summary}. {OFFLINE_HINT}"
+
+    def failure_summary(self) -> str:
+        """What failed, truthfully (empty when nothing did): the failed channels with
+        their errors, then whether anything was scraped at all. ``hint`` is separate."""
+        if self.ok:
+            return ""
+        failed = ", ".join(f"{c.channel} ({c.error})" for c in self.failed)
+        text = f"{len(self.failed)} of {len(self.channels)} channels failed: {failed}."
+        if self.all_failed:
+            return f"{text} Nothing was scraped."
+        ok = ", ".join(c.channel for c in self.channels if c.ok)
+        return f"{text} The other channels ({ok}) were scraped into the lake."
 
     @property
     def messages(self) -> int:
@@ -154,9 +209,10 @@ async def scrape_channel(
                 result.last_id = last
                 log(f"{channel}: {result.messages} new messages so far (up to id {last})")
             result.watermark_after = lake.read_watermark(channel)
-            result.photos_pending = len(lake.read_photos_pending(channel))
+            result.photos_pending = len(read_pending(lake, channel, log))
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
+        result.unreachable = getattr(exc, "unreachable", None) or unreachable_reason(exc)
         log(f"{channel}: FAILED after {result.messages} messages: {result.error}")
     result.seconds = time.perf_counter() - started
     return result
@@ -197,7 +253,10 @@ async def scrape_channels_async(
         if photo_fetcher is not None and photo_fetcher is not source:
             await photo_fetcher.aclose()
     return ScrapeReport(
-        source=source.name, channels=list(results), seconds=time.perf_counter() - started
+        source=source.name,
+        channels=list(results),
+        seconds=time.perf_counter() - started,
+        base_url=getattr(source, "base_url", None),
     )
 
 
@@ -237,7 +296,8 @@ def scrape_channels(
     log: Callable[[str], None] = print,
 ) -> ScrapeReport:
     """Synchronous entry point used by the CLI and the Dagster asset."""
-    lake = lake or DataLake(settings.data_lake_dir)
+    # Recoveries from a damaged watermark or pending file are announced in the scrape log.
+    lake = lake or DataLake(settings.data_lake_dir, warn=log)
     source = source or make_source(settings, log)
     # Photos that failed under the web source are retried by URL whichever source runs.
     fetcher = None if hasattr(source, "fetch_photos") else make_web_source(settings)

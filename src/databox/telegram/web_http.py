@@ -4,6 +4,8 @@ with bounded retries; and what makes a downloaded body a photo."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from dataclasses import dataclass
 
 import httpx
@@ -25,6 +27,10 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_DEADLINE = 30.0
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_PHOTO_BYTES = 20 * 1024 * 1024
+#: Retries after a failure to reach the server at all (``unreachable_reason``): the
+#: name does not resolve, nothing listens, no route. That does not heal within seconds,
+#: so one quick retry (a blip, a server restarting) and no backoff ladder.
+UNREACHABLE_RETRIES = 1
 #: A channel page is ~100 KB; anything near this is not one.
 MAX_PAGE_BYTES = 10 * 1024 * 1024
 #: Content types a photo may be served as (the bytes are sniffed in any case).
@@ -44,11 +50,36 @@ class WebFetchError(DataboxError):
         url: str,
         status: int | None = None,
         reason: str | None = None,
+        unreachable: str | None = None,
     ):
         super().__init__(message)
         self.url = url
         self.status = status
         self.reason = reason or message
+        #: ``unreachable_reason`` of the last attempt: the server could not be reached.
+        self.unreachable = unreachable
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why the server could not be reached at all ("name resolution failed",
+    "connection refused", "network unreachable"), read from the OS error httpx wraps in
+    its ``ConnectError`` (httpx → httpcore → ``socket.gaierror`` / ``ConnectionRefusedError``);
+    None for anything else: timeouts, resets, HTTP statuses may well heal on a retry."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return "name resolution failed"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, OSError) and current.errno in (
+            errno.ENETUNREACH,
+            errno.EHOSTUNREACH,
+        ):
+            return "network unreachable"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 @dataclass
@@ -126,6 +157,9 @@ class DeadlineHttp:
     ``deadline`` seconds, connecting within ``connect_timeout``. ``retries`` extra
     attempts follow a timeout, a connection error or 429/5xx, sleeping
     ``backoff * 2**attempt`` seconds (or Retry-After), at most ``MAX_RETRY_SLEEP``.
+    A server that cannot be reached at all (``unreachable_reason``) gets at most
+    ``UNREACHABLE_RETRIES`` quick retry (``backoff`` seconds), so an offline run
+    fails in about a second instead of walking the whole ladder for every channel.
     """
 
     def __init__(
@@ -217,6 +251,7 @@ class DeadlineHttp:
         for attempt in range(attempts):
             status: int | None = None
             retry_after: float | None = None
+            unreachable: str | None = None
             try:
                 answer = await asyncio.wait_for(self._attempt(url, max_bytes), self.deadline)
             except asyncio.TimeoutError:
@@ -226,6 +261,10 @@ class DeadlineHttp:
                 )
             except httpx.TransportError as exc:  # connect/read errors, httpx timeouts
                 problem = f"{type(exc).__name__}: {exc}".rstrip(": ")
+                unreachable = unreachable_reason(exc)
+                if unreachable and unreachable not in problem:
+                    # httpx says "All connection attempts failed" for a refused port.
+                    problem = f"{problem} ({unreachable})"
             except (httpx.HTTPError, httpx.InvalidURL) as exc:  # redirect loop, bad URL
                 reason = f"{type(exc).__name__}: {exc}"  # not transient: not retried
                 raise WebFetchError(f"{what} {url}: {reason}", url=url, reason=reason) from exc
@@ -242,13 +281,18 @@ class DeadlineHttp:
                 status = answer.status
                 problem = f"HTTP {answer.status} {answer.reason}"
                 retry_after = _retry_after(answer.headers)
-            if attempt == attempts - 1:
-                reason = f"{problem} (after {attempts} attempts)"
+            last = attempt == attempts - 1 or (
+                unreachable is not None and attempt >= min(self.retries, UNREACHABLE_RETRIES)
+            )
+            if last:
+                tried = f"{attempt + 1} attempt{'s' if attempt else ''}"
                 raise WebFetchError(
-                    f"{what} {url} failed after {attempts} attempts: {problem}",
+                    f"{what} {url} failed after {tried}: {problem}",
                     url=url,
                     status=status,
-                    reason=reason,
+                    reason=f"{problem} (after {tried})",
+                    unreachable=unreachable,
                 )
-            await asyncio.sleep(self._sleep_for(attempt, retry_after))
+            # Unreachable: one short pause, not the growing backoff of transient errors.
+            await asyncio.sleep(self._sleep_for(0 if unreachable else attempt, retry_after))
         raise AssertionError("unreachable")  # the loop always returns or raises
