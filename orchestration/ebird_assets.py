@@ -16,8 +16,6 @@
   modelled tables.
 """
 
-import dataclasses
-import os
 from contextlib import nullcontext
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -25,11 +23,20 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
+from dlt.pipeline.pipeline import Pipeline
 
-from databox.ebird.pipeline import DEFAULT_DATASET, duckdb_lock_path, make_pipeline
-from databox.ebird.settings import DEFAULT_REGIONS, ebird_settings_from_env
+from databox.config import DEFAULT_DATABASE_URL
+from databox.ebird.pipeline import (
+    DEFAULT_DATASET,
+    DEFAULT_PIPELINE,
+    dlt_destination,
+    duckdb_lock_path,
+    make_pipeline,
+)
+from databox.ebird.settings import DEFAULT_REGIONS
 from databox.filelock import file_lock
 from databox.transform.dag import load_dag
+from orchestration.definition_settings import ebird_history_start, ebird_timezone
 from orchestration.resources import EbirdResource, WarehouseResource
 from orchestration.telegram_assets import TRANSIENT_RETRY, WAREHOUSE_POOL, _markdown_table
 
@@ -37,7 +44,7 @@ EBIRD_GROUP = "ebird"
 #: dlt resources of the unpartitioned ingestion, in the order the source yields them.
 DAILY_RESOURCES = ("recent_observations", "notable_observations", "taxonomy", "hotspots")
 HISTORIC_RESOURCE = "historic_observations"
-HISTORY_START = os.environ.get("EBIRD_HISTORY_START", "2025-01-01")
+HISTORY_START = ebird_history_start()
 #: The daily job's own dlt pipeline for the last days' historic observations.
 DAILY_HISTORIC_PIPELINE = "ebird_daily_historic"
 #: The tag the schedule and the sensor put on a daily run (orchestration.ebird_jobs).
@@ -75,9 +82,33 @@ def _definition_source(resources: tuple[str, ...], historic: bool):
     return source.with_resources(*resources)
 
 
-def _definition_pipeline():
-    settings = ebird_settings_from_env({})
-    return make_pipeline("duckdb:///data/warehouse.duckdb", pipelines_dir=settings.pipelines_dir)
+class _DefinitionPipeline(Pipeline):
+    """What dagster-dlt reads from a pipeline when it builds the asset specs at load
+    time: the name and the destination (whose type becomes the assets' storage kind).
+
+    ``dlt.pipeline()`` would create its working directory (``state.json``,
+    ``schemas/``) under the pipelines dir right then, so merely loading the definitions
+    (``dagster dev``, ``definitions validate``, every code server and run worker) wrote
+    to disk. This stand-in skips dlt's initialisation and is never run: each run builds
+    its own pipeline with the run's settings (``_run_dlt``) and hands it to dagster-dlt.
+    """
+
+    def __init__(self, pipeline_name: str, destination):
+        self.pipeline_name = pipeline_name
+        self._destination = destination
+        self._staging = None
+
+    def __getattr__(self, name: str):
+        # Only attributes dlt's __init__ would have set land here (methods are found on
+        # the class): say what this object is rather than fail deep inside dlt.
+        raise AttributeError(
+            f"{name!r}: {type(self).__name__} only describes the assets to Dagster; "
+            "run eBird loads with the pipeline make_pipeline() builds per run"
+        )
+
+
+def _definition_pipeline() -> _DefinitionPipeline:
+    return _DefinitionPipeline(DEFAULT_PIPELINE, dlt_destination(DEFAULT_DATABASE_URL))
 
 
 def _run_dlt(
@@ -128,8 +159,7 @@ def _daily_run_day(context: dg.AssetExecutionContext) -> date:
     tagged = context.run.tags.get(DATE_TAG)
     if tagged:
         return date.fromisoformat(tagged)
-    timezone = ZoneInfo(os.environ.get("EBIRD_SCHEDULE_TIMEZONE", "UTC"))
-    return datetime.now(timezone).date()
+    return datetime.now(ZoneInfo(ebird_timezone())).date()
 
 
 def _load_daily_historic(
@@ -141,14 +171,9 @@ def _load_daily_historic(
     of its own; the dates' partitions of raw_ebird/historic_observations are recorded
     as materialized, so a backfill can skip them."""
     from databox.ebird.pipeline import run_ebird
-    from databox.ebird.settings import daily_historic_dates, validate_daily_historic_days
+    from databox.ebird.settings import daily_historic_dates
 
-    settings = dataclasses.replace(
-        ebird.settings(),
-        daily_historic_days=validate_daily_historic_days(
-            os.environ.get("EBIRD_DAILY_HISTORIC_DAYS")
-        ),
-    )
+    settings = ebird.settings()
     days = daily_historic_dates(_daily_run_day(context), settings.daily_historic_days)
     if not days:
         context.log.info("EBIRD_DAILY_HISTORIC_DAYS=0: no historic observations loaded")

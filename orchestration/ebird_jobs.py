@@ -11,17 +11,17 @@ number of failed attempts that day, so Dagster itself refuses a second request f
 same attempt, while a retry after a failure gets a fresh key.
 """
 
-import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from orchestration.definition_settings import ebird_sensor_interval, ebird_timezone
 from orchestration.ebird_assets import DATE_TAG, EBIRD_GROUP, ebird_historic_assets
 from orchestration.resources import EbirdResource
 
 JOB_NAME = "daily_ebird_pipeline"
-TIMEZONE = os.environ.get("EBIRD_SCHEDULE_TIMEZONE", "UTC")
+TIMEZONE = ebird_timezone()
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -87,7 +87,7 @@ def daily_ebird_schedule(context: dg.ScheduleEvaluationContext):
 @dg.sensor(
     name="ebird_api_availability_sensor",
     job=daily_ebird_pipeline,
-    minimum_interval_seconds=int(os.environ.get("EBIRD_SENSOR_INTERVAL_SECONDS", "900")),
+    minimum_interval_seconds=ebird_sensor_interval(),
     default_status=dg.DefaultSensorStatus.STOPPED,
     description=(
         "Checks the eBird API with the token; requests today's daily_ebird_pipeline run "

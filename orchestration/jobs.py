@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
+from orchestration.definition_settings import telegram_schedule
 from orchestration.telegram_assets import TELEGRAM_GROUP
+
+_CRON, _TIMEZONE = telegram_schedule()
 
 daily_pipeline_job = dg.define_asset_job(
     name="daily_pipeline_job",
@@ -20,8 +21,8 @@ daily_pipeline_job = dg.define_asset_job(
 daily_pipeline_schedule = dg.ScheduleDefinition(
     name="daily_pipeline_schedule",
     job=daily_pipeline_job,
-    cron_schedule=os.environ.get("TELEGRAM_SCHEDULE_CRON", "0 3 * * *"),
-    execution_timezone=os.environ.get("TELEGRAM_SCHEDULE_TIMEZONE", "UTC"),
+    cron_schedule=_CRON,
+    execution_timezone=_TIMEZONE,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Runs daily_pipeline_job once a day (TELEGRAM_SCHEDULE_CRON, TELEGRAM_SCHEDULE_TIMEZONE).",
 )

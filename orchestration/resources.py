@@ -3,8 +3,16 @@
 A value that comes from an environment variable is passed as ``EnvVar(name)``, so
 the UI's resource config shows the variable's *name*, never its value; secrets
 (API hash, session string, a database password inside DATABASE_URL) stay out of
-the UI and the logs. Each resource turns its fields back into a validated
-``databox.config.Settings`` so there is one place that validates configuration.
+the UI and the logs.
+
+Nothing is parsed when the definitions load: ``build_resources()`` only passes the
+variables through as text (``None``: unset, the default applies), so a typo such as
+``TELEGRAM_CONCURRENCY=abc`` cannot stop the code location from loading. Each
+resource turns its fields back into validated ``databox.config`` settings when a
+step uses it (the same validation as the CLI: one source of truth), together with
+the up-front checks of what the step touches (the lake directory, the processed and
+dlt directories, the warehouse). A problem fails that step with a ``ConfigError``
+naming every variable that is wrong, its value and the fix.
 """
 
 from __future__ import annotations
@@ -14,13 +22,19 @@ from typing import Any
 
 import dagster as dg
 
-from databox.config import DEFAULT_CHANNELS, DEFAULT_DATABASE_URL, Settings
+from databox.config import DEFAULT_DATABASE_URL, Settings
 from databox.lake import DataLake
+from databox.preflight import check_dir, check_warehouse, require
 
 
-def env_or_default(name: str, default: Any) -> Any:
+def env_or_default(name: str, default: Any = None) -> Any:
     """``EnvVar(name)`` when the variable is set (read at run time), else the default."""
     return dg.EnvVar(name) if os.environ.get(name, "").strip() else default
+
+
+def _settings(values: dict[str, str | None]) -> Settings:
+    """Settings from the variables given (unset ones take their defaults)."""
+    return Settings.from_env({k: v for k, v in values.items() if v is not None})
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -29,7 +43,12 @@ class WarehouseResource(dg.ConfigurableResource):
     database_url: str = DEFAULT_DATABASE_URL
 
     def settings(self) -> Settings:
-        return Settings.from_env({"DATABASE_URL": self.database_url})
+        """The validated URL, after checking that the warehouse can be opened (DuckDB:
+        the file is a database or can be created; PostgreSQL: the server accepts us),
+        so a step fails before its work with where it tried and why."""
+        settings = _settings({"DATABASE_URL": self.database_url})
+        require(check_warehouse(settings.database_url, create=True))
+        return settings
 
     def connect(self):
         from databox.warehouse import connect
@@ -42,38 +61,59 @@ class DataLakeResource(dg.ConfigurableResource):
 
     path: str = "data/lake"
 
-    def lake(self) -> DataLake:
-        return DataLake(Settings.from_env({"DATA_LAKE_DIR": self.path}).data_lake_dir)
+    def lake(self, must_exist: bool = False) -> DataLake:
+        """The lake, checked: a directory that can be written (created when missing,
+        unless ``must_exist``: a step that only reads it would otherwise see an empty
+        lake where a typo'd path is)."""
+        root = _settings({"DATA_LAKE_DIR": self.path}).data_lake_dir
+        require(
+            check_dir(
+                "DATA_LAKE_DIR",
+                root,
+                "data/lake",
+                mode="update" if must_exist else "write",
+                hint="nothing has been scraped there: check for a typo, or scrape first",
+            )
+        )
+        return DataLake(root)
 
 
 class TelegramResource(dg.ConfigurableResource):
     """Which channels to scrape and how: Telethon with a user session when the three
-    credentials are set, the public web preview otherwise."""
+    credentials are set, the public web preview otherwise. Every field is the text
+    of its variable (None: unset, the default applies)."""
 
-    channels: str = ",".join(DEFAULT_CHANNELS)
-    web_base_url: str = "https://t.me"
+    channels: str | None = None
+    web_base_url: str | None = None
     api_id: str | None = None
     api_hash: str | None = None
     session: str | None = None
-    max_flood_wait: int = 300
-    concurrency: int = 3
+    max_flood_wait: str | None = None
+    concurrency: str | None = None
+    http_connect_timeout: str | None = None
+    http_deadline: str | None = None
+    http_retries: str | None = None
+    max_photo_bytes: str | None = None
 
     def settings(
         self, lake: DataLakeResource, warehouse: WarehouseResource | None = None
     ) -> Settings:
-        env = {
+        values = {
             "TELEGRAM_CHANNELS": self.channels,
             "TELEGRAM_WEB_BASE_URL": self.web_base_url,
-            "TELEGRAM_API_ID": self.api_id or "",
-            "TELEGRAM_API_HASH": self.api_hash or "",
-            "TELEGRAM_SESSION": self.session or "",
-            "TELEGRAM_MAX_FLOOD_WAIT": str(self.max_flood_wait),
-            "TELEGRAM_CONCURRENCY": str(self.concurrency),
+            "TELEGRAM_API_ID": self.api_id,
+            "TELEGRAM_API_HASH": self.api_hash,
+            "TELEGRAM_SESSION": self.session,
+            "TELEGRAM_MAX_FLOOD_WAIT": self.max_flood_wait,
+            "TELEGRAM_CONCURRENCY": self.concurrency,
+            "TELEGRAM_HTTP_CONNECT_TIMEOUT": self.http_connect_timeout,
+            "TELEGRAM_HTTP_DEADLINE": self.http_deadline,
+            "TELEGRAM_HTTP_RETRIES": self.http_retries,
+            "TELEGRAM_MAX_PHOTO_BYTES": self.max_photo_bytes,
             "DATA_LAKE_DIR": lake.path,
+            "DATABASE_URL": warehouse.database_url if warehouse is not None else None,
         }
-        if warehouse is not None:
-            env["DATABASE_URL"] = warehouse.database_url
-        return Settings.from_env(env)
+        return _settings(values)
 
 
 class DetectorResource(dg.ConfigurableResource):
@@ -81,20 +121,20 @@ class DetectorResource(dg.ConfigurableResource):
     step; ``YOLO_MODEL`` picks it (else the documented default locations)."""
 
     model_path: str | None = None
-    score_threshold: float = 0.3
-    iou_threshold: float = 0.45
-    product_classes: str = ""
-    threads: int | None = None
+    score_threshold: str | None = None
+    iou_threshold: str | None = None
+    product_classes: str | None = None
+    threads: str | None = None
     processed_dir: str = "data/processed"
 
     def settings(self) -> Settings:
-        return Settings.from_env(
+        return _settings(
             {
-                "YOLO_MODEL": self.model_path or "",
-                "YOLO_SCORE_THRESHOLD": str(self.score_threshold),
-                "YOLO_IOU_THRESHOLD": str(self.iou_threshold),
+                "YOLO_MODEL": self.model_path,
+                "YOLO_SCORE_THRESHOLD": self.score_threshold,
+                "YOLO_IOU_THRESHOLD": self.iou_threshold,
                 "YOLO_PRODUCT_CLASSES": self.product_classes,
-                "YOLO_THREADS": str(self.threads or ""),
+                "YOLO_THREADS": self.threads,
                 "PROCESSED_DATA_DIR": self.processed_dir,
             }
         )
@@ -102,7 +142,9 @@ class DetectorResource(dg.ConfigurableResource):
     def processed(self):
         from databox.enrich.outputs import ProcessedDir
 
-        return ProcessedDir(self.settings().processed_dir)
+        path = self.settings().processed_dir
+        require(check_dir("PROCESSED_DATA_DIR", path, "data/processed"))
+        return ProcessedDir(path)
 
     def detector(self):
         from databox.detect import Detector
@@ -120,53 +162,65 @@ class EbirdResource(dg.ConfigurableResource):
     """The eBird API 2.0 and dlt's pipelines directory. The token is an ``EnvVar``."""
 
     api_token: str | None = None
-    regions: str = "US-NY"
-    back_days: int = 14
-    api_base_url: str = "https://api.ebird.org/v2"
-    dlt_data_dir: str = "data/dlt"
+    regions: str | None = None
+    back_days: str | None = None
+    daily_historic_days: str | None = None
+    api_base_url: str | None = None
+    dlt_data_dir: str | None = None
 
     def settings(self):
+        """The validated eBird settings, after checking that dlt's directory can be
+        written."""
         from databox.ebird.settings import ebird_settings_from_env
 
-        return ebird_settings_from_env(
-            {
-                "EBIRD_API_TOKEN": self.api_token or "",
-                "EBIRD_REGIONS": self.regions,
-                "EBIRD_BACK_DAYS": str(self.back_days),
-                "EBIRD_API_BASE_URL": self.api_base_url,
-                "DLT_DATA_DIR": self.dlt_data_dir,
-            }
-        )
+        values = {
+            "EBIRD_API_TOKEN": self.api_token,
+            "EBIRD_REGIONS": self.regions,
+            "EBIRD_BACK_DAYS": self.back_days,
+            "EBIRD_DAILY_HISTORIC_DAYS": self.daily_historic_days,
+            "EBIRD_API_BASE_URL": self.api_base_url,
+            "DLT_DATA_DIR": self.dlt_data_dir,
+        }
+        settings = ebird_settings_from_env({k: v for k, v in values.items() if v is not None})
+        require(check_dir("DLT_DATA_DIR", settings.dlt_data_dir, "data/dlt"))
+        return settings
 
 
 def build_resources() -> dict[str, Any]:
+    """The resources of the code location. Runs when the definitions load, so it must
+    never raise: nothing is parsed here (see the module docstring)."""
     return {
         "warehouse": WarehouseResource(
             database_url=env_or_default("DATABASE_URL", DEFAULT_DATABASE_URL)
         ),
         "lake": DataLakeResource(path=env_or_default("DATA_LAKE_DIR", "data/lake")),
         "telegram": TelegramResource(
-            channels=env_or_default("TELEGRAM_CHANNELS", ",".join(DEFAULT_CHANNELS)),
-            web_base_url=env_or_default("TELEGRAM_WEB_BASE_URL", "https://t.me"),
-            api_id=env_or_default("TELEGRAM_API_ID", None),
-            api_hash=env_or_default("TELEGRAM_API_HASH", None),
-            session=env_or_default("TELEGRAM_SESSION", None),
-            max_flood_wait=int(os.environ.get("TELEGRAM_MAX_FLOOD_WAIT", "300") or 300),
-            concurrency=int(os.environ.get("TELEGRAM_CONCURRENCY", "3") or 3),
+            channels=env_or_default("TELEGRAM_CHANNELS"),
+            web_base_url=env_or_default("TELEGRAM_WEB_BASE_URL"),
+            api_id=env_or_default("TELEGRAM_API_ID"),
+            api_hash=env_or_default("TELEGRAM_API_HASH"),
+            session=env_or_default("TELEGRAM_SESSION"),
+            max_flood_wait=env_or_default("TELEGRAM_MAX_FLOOD_WAIT"),
+            concurrency=env_or_default("TELEGRAM_CONCURRENCY"),
+            http_connect_timeout=env_or_default("TELEGRAM_HTTP_CONNECT_TIMEOUT"),
+            http_deadline=env_or_default("TELEGRAM_HTTP_DEADLINE"),
+            http_retries=env_or_default("TELEGRAM_HTTP_RETRIES"),
+            max_photo_bytes=env_or_default("TELEGRAM_MAX_PHOTO_BYTES"),
         ),
         "detector": DetectorResource(
-            model_path=env_or_default("YOLO_MODEL", None),
-            score_threshold=float(os.environ.get("YOLO_SCORE_THRESHOLD", "0.3") or 0.3),
-            iou_threshold=float(os.environ.get("YOLO_IOU_THRESHOLD", "0.45") or 0.45),
-            product_classes=os.environ.get("YOLO_PRODUCT_CLASSES", ""),
-            threads=int(os.environ["YOLO_THREADS"]) if os.environ.get("YOLO_THREADS") else None,
+            model_path=env_or_default("YOLO_MODEL"),
+            score_threshold=env_or_default("YOLO_SCORE_THRESHOLD"),
+            iou_threshold=env_or_default("YOLO_IOU_THRESHOLD"),
+            product_classes=env_or_default("YOLO_PRODUCT_CLASSES"),
+            threads=env_or_default("YOLO_THREADS"),
             processed_dir=env_or_default("PROCESSED_DATA_DIR", "data/processed"),
         ),
         "ebird": EbirdResource(
-            api_token=env_or_default("EBIRD_API_TOKEN", None),
-            regions=env_or_default("EBIRD_REGIONS", "US-NY"),
-            back_days=int(os.environ.get("EBIRD_BACK_DAYS", "14") or 14),
-            api_base_url=env_or_default("EBIRD_API_BASE_URL", "https://api.ebird.org/v2"),
-            dlt_data_dir=env_or_default("DLT_DATA_DIR", "data/dlt"),
+            api_token=env_or_default("EBIRD_API_TOKEN"),
+            regions=env_or_default("EBIRD_REGIONS"),
+            back_days=env_or_default("EBIRD_BACK_DAYS"),
+            daily_historic_days=env_or_default("EBIRD_DAILY_HISTORIC_DAYS"),
+            api_base_url=env_or_default("EBIRD_API_BASE_URL"),
+            dlt_data_dir=env_or_default("DLT_DATA_DIR"),
         ),
     }

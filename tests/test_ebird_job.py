@@ -279,7 +279,9 @@ def test_data_quality_checks_asset_fails_on_bad_rows_and_records_them(
 # -- the daily ingestion in process: historic days, recovery ----------------------------
 
 
-def _materialize_daily_ingestion(replica, tmp_path, database_url, instance, **tags):
+def _materialize_daily_ingestion(
+    replica, tmp_path, database_url, instance, daily_historic_days=None, **tags
+):
     from dagster_dlt import DagsterDltResource
 
     from orchestration.ebird_assets import ebird_assets
@@ -292,6 +294,7 @@ def _materialize_daily_ingestion(replica, tmp_path, database_url, instance, **ta
             api_base_url=replica.base_url,
             regions="US-NY",
             dlt_data_dir=str(tmp_path / "dlt"),
+            daily_historic_days=daily_historic_days,
         ),
         "warehouse": WarehouseResource(database_url=database_url),
     }
@@ -301,16 +304,17 @@ def _materialize_daily_ingestion(replica, tmp_path, database_url, instance, **ta
 
 
 def test_daily_ingestion_loads_the_last_complete_days_of_historic_observations(
-    tmp_path, replica, duckdb_url, monkeypatch
+    tmp_path, replica, duckdb_url
 ):
     from orchestration.ebird_assets import raw_key
 
-    monkeypatch.setenv("EBIRD_DAILY_HISTORIC_DAYS", "2")
     today = datetime.now(timezone.utc).date()
     days = [(today - timedelta(days=n)).isoformat() for n in (2, 1)]
     with dg.instance_for_test() as instance:
+        # The resource's setting (EBIRD_DAILY_HISTORIC_DAYS through an EnvVar in the
+        # definitions) decides how many days are loaded.
         result = _materialize_daily_ingestion(
-            replica, tmp_path, duckdb_url, instance, **{"ebird/date": today.isoformat()}
+            replica, tmp_path, duckdb_url, instance, "2", **{"ebird/date": today.isoformat()}
         )
         assert result.success
         # The dates' partitions of the backfill asset count as materialized.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from databox.config import resolve_path
-from databox.errors import ConfigError
+from databox.errors import ConfigError, WarehouseUnavailable
 from databox.warehouse import Column, Table, connect
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -227,3 +228,49 @@ def test_duckdb_second_process_waits_for_the_lock_instead_of_failing(tmp_path):
             waiting.wait(timeout=1.0)  # blocked on the lock, not failed
     assert waiting.communicate(timeout=60)[0].strip() == "written"
     assert [r["k"] for r in _all(wh)] == ["from-child"]
+
+
+# -- opening errors: ours, located, never a driver traceback -----------------------------
+
+
+def test_duckdb_opening_errors_name_the_url_and_the_file(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "notes.duckdb").write_text("not a database")
+    under_a_file = connect(f"duckdb:///{tmp_path}/afile/w.duckdb")
+    with pytest.raises(ConfigError, match=rf"{tmp_path}/afile is a file, not a directory"):
+        under_a_file.ensure_tables(ITEMS)
+    not_duckdb = connect(f"duckdb:///{tmp_path}/notes.duckdb")
+    assert "is not a DuckDB database" in not_duckdb.open_problem()
+    with pytest.raises(
+        ConfigError, match=r"DATABASE_URL=duckdb:///.*notes.duckdb exists but is not"
+    ):
+        not_duckdb.ensure_tables(ITEMS)
+    for url in ("duckdb:///:memory:", "duckdb:///"):
+        with pytest.raises(ConfigError, match="DATABASE_URL"):
+            connect(url)
+
+
+def test_duckdb_read_only_sessions_never_create_the_file(tmp_path):
+    db = tmp_path / "new" / "w.duckdb"
+    reader = connect(f"duckdb:///{db}", read_only=True)
+    assert "does not exist" in reader.open_problem(create=False)
+    with pytest.raises(ConfigError, match="does not exist"), reader.session():
+        pass
+    assert not db.parent.exists()
+    connect(f"duckdb:///{db}").ensure_tables(ITEMS)
+    with reader.session() as s:
+        assert s.table_exists("raw.items")
+
+
+def test_postgres_unreachable_names_the_server_never_the_password():
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    wh = connect(f"postgresql://alice:s3cret@127.0.0.1:{port}/shop")
+    with pytest.raises(WarehouseUnavailable) as exc, wh.session():
+        pass
+    message = str(exc.value)
+    assert f"host 127.0.0.1, port {port}, database 'shop', user 'alice'" in message
+    assert "Connection refused" in message and "Start it" in message
+    assert "s3cret" not in message
+    assert wh.open_problem(timeout=2) == message

@@ -12,10 +12,22 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
+from databox.config_values import (
+    Problems,
+    env_getter,
+    non_negative_int,
+    parse_channels,
+    positive_float,
+    positive_int,
+    redact_url,
+    telegram_api_id,
+    telethon_complete,
+    unit_float,
+    validate_database_url,
+    web_base_url,
+)
 from databox.errors import ConfigError
-from databox.lake import validate_channel
 
 DEFAULT_CHANNELS = ("CheMed123", "lobelia4cosmetics", "tikvahpharma")
 DEFAULT_DATA_DIR = Path("data")
@@ -87,98 +99,6 @@ def env_or_process(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return env
 
 
-def env_getter(env: Mapping[str, str]) -> Callable[[str], str | None]:
-    """``get(name)``: the variable stripped, or None when unset or blank."""
-
-    def get(name: str) -> str | None:
-        value = env.get(name)
-        return value.strip() if value and value.strip() else None
-
-    return get
-
-
-def redact_url(url: str) -> str:
-    """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db``."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
-def validate_database_url(url: str) -> str:
-    url = url.strip()
-    scheme = urlsplit(url).scheme
-    if scheme == "duckdb":
-        if not url.startswith("duckdb:///"):
-            raise ConfigError(
-                f"DATABASE_URL {url!r}: a DuckDB URL is duckdb:///relative/path.duckdb "
-                "or duckdb:////absolute/path.duckdb"
-            )
-        return url
-    if scheme in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
-        return url
-    raise ConfigError(
-        f"DATABASE_URL {redact_url(url)!r}: unsupported scheme {scheme!r}; "
-        "use duckdb:///path.duckdb or postgresql://user@host:5432/dbname"
-    )
-
-
-def parse_channels(value: str) -> tuple[str, ...]:
-    channels = tuple(validate_channel(c) for c in value.split(",") if c.strip())
-    if not channels:
-        raise ConfigError("TELEGRAM_CHANNELS is empty; give a comma-separated list of channels")
-    return channels
-
-
-def _unit_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{name} must be between 0 and 1, got {value}")
-    return value
-
-
-def _int_at_least(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        need = "positive" if minimum == 1 else f"{minimum} or more"
-        raise ConfigError(f"{name} must be {need}, got {value}")
-    return value
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    return _int_at_least(env, name, default, 1)
-
-
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
-    return value
-
-
-def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
-    return _int_at_least(env, name, default, 0)
-
-
 #: ``TELEGRAM_MAX_PHOTO_BYTES`` default: 20 MB, well above a t.me photo (at most ~5 MB).
 DEFAULT_MAX_PHOTO_BYTES = 20 * 1024 * 1024
 
@@ -222,63 +142,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = env_or_process(env)
-        get = env_getter(env)
-
-        api_id_raw = get("TELEGRAM_API_ID")
-        try:
-            api_id = int(api_id_raw) if api_id_raw else None
-        except ValueError:
-            raise ConfigError(
-                f"TELEGRAM_API_ID must be the numeric id from my.telegram.org, got {api_id_raw!r}"
-            ) from None
-        telethon_vars = {
-            "TELEGRAM_API_ID": api_id_raw,
-            "TELEGRAM_API_HASH": get("TELEGRAM_API_HASH"),
-            "TELEGRAM_SESSION": get("TELEGRAM_SESSION"),
-        }
-        given = [k for k, v in telethon_vars.items() if v]
-        if given and len(given) != len(telethon_vars):
-            missing = sorted(set(telethon_vars) - set(given))
-            raise ConfigError(
-                f"Telethon needs TELEGRAM_API_ID, TELEGRAM_API_HASH and TELEGRAM_SESSION together; "
-                f"missing {', '.join(missing)}. Create a session with `databox telegram login`, "
-                "or unset all three to scrape the public web preview instead."
-            )
-        base_url = (get("TELEGRAM_WEB_BASE_URL") or "https://t.me").rstrip("/")
-        if urlsplit(base_url).scheme not in ("http", "https"):
-            raise ConfigError(f"TELEGRAM_WEB_BASE_URL must be an http(s) URL, got {base_url!r}")
-        return cls(
-            database_url=resolve_database_url(
-                validate_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL)
-            ),
-            data_lake_dir=resolve_path(get("DATA_LAKE_DIR") or DEFAULT_DATA_DIR / "lake"),
-            telegram_channels=parse_channels(
-                get("TELEGRAM_CHANNELS") or ",".join(DEFAULT_CHANNELS)
-            ),
-            telegram_api_id=api_id,
-            telegram_api_hash=telethon_vars["TELEGRAM_API_HASH"],
-            telegram_session=telethon_vars["TELEGRAM_SESSION"],
-            telegram_web_base_url=base_url,
-            telegram_max_flood_wait=_positive_int(env, "TELEGRAM_MAX_FLOOD_WAIT", 300),
-            telegram_concurrency=_positive_int(env, "TELEGRAM_CONCURRENCY", 3),
-            telegram_http_connect_timeout=_positive_float(
-                env, "TELEGRAM_HTTP_CONNECT_TIMEOUT", 10.0
-            ),
-            telegram_http_deadline=_positive_float(env, "TELEGRAM_HTTP_DEADLINE", 30.0),
-            telegram_http_retries=_non_negative_int(env, "TELEGRAM_HTTP_RETRIES", 3),
-            telegram_max_photo_bytes=_positive_int(
-                env, "TELEGRAM_MAX_PHOTO_BYTES", DEFAULT_MAX_PHOTO_BYTES
-            ),
-            processed_dir=resolve_path(get("PROCESSED_DATA_DIR") or DEFAULT_DATA_DIR / "processed"),
-            yolo_model=get("YOLO_MODEL"),
-            yolo_score_threshold=_unit_float(env, "YOLO_SCORE_THRESHOLD", 0.3),
-            yolo_iou_threshold=_unit_float(env, "YOLO_IOU_THRESHOLD", 0.45),
-            yolo_product_classes=tuple(
-                c.strip() for c in (get("YOLO_PRODUCT_CLASSES") or "").split(",") if c.strip()
-            ),
-            yolo_threads=_positive_int(env, "YOLO_THREADS", 0) or None,
-        )
+        """Validated settings; a ``ConfigError`` listing *every* problem otherwise."""
+        settings, problems = read_settings(env)
+        if problems:
+            raise ConfigError(*problems)
+        return settings
 
     def __repr__(self) -> str:
         # Never print a password or session, even by accident in a traceback or log.
@@ -295,3 +163,74 @@ class Settings:
                 value = redact_url(value)
             out[f.name] = value
         return out
+
+
+#: The environment variable behind each ``Settings`` field (``databox config`` shows them).
+ENV_NAMES = {
+    "database_url": "DATABASE_URL",
+    "data_lake_dir": "DATA_LAKE_DIR",
+    "telegram_channels": "TELEGRAM_CHANNELS",
+    "telegram_api_id": "TELEGRAM_API_ID",
+    "telegram_api_hash": "TELEGRAM_API_HASH",
+    "telegram_session": "TELEGRAM_SESSION",
+    "telegram_web_base_url": "TELEGRAM_WEB_BASE_URL",
+    "telegram_max_flood_wait": "TELEGRAM_MAX_FLOOD_WAIT",
+    "telegram_concurrency": "TELEGRAM_CONCURRENCY",
+    "telegram_http_connect_timeout": "TELEGRAM_HTTP_CONNECT_TIMEOUT",
+    "telegram_http_deadline": "TELEGRAM_HTTP_DEADLINE",
+    "telegram_http_retries": "TELEGRAM_HTTP_RETRIES",
+    "telegram_max_photo_bytes": "TELEGRAM_MAX_PHOTO_BYTES",
+    "processed_dir": "PROCESSED_DATA_DIR",
+    "yolo_model": "YOLO_MODEL",
+    "yolo_score_threshold": "YOLO_SCORE_THRESHOLD",
+    "yolo_iou_threshold": "YOLO_IOU_THRESHOLD",
+    "yolo_product_classes": "YOLO_PRODUCT_CLASSES",
+    "yolo_threads": "YOLO_THREADS",
+}
+
+
+def read_settings(env: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
+    """The settings with every malformed value replaced by its default, and one message
+    per problem. ``Settings.from_env`` raises on the problems; ``databox config`` shows
+    both, so a person sees the whole configuration and everything wrong with it."""
+    env = env_or_process(env)
+    get = env_getter(env)
+    p = Problems()
+    d = Settings()  # the defaults
+
+    def number(name: str, parse: Callable, *shown_default: object):
+        """A numeric field from its variable; the default when unset or malformed."""
+        default = getattr(d, name)
+        return p.take(default, parse, env, ENV_NAMES[name], default, *shown_default)
+
+    telethon = {n: get(n) for n in ("TELEGRAM_API_ID", "TELEGRAM_API_HASH", "TELEGRAM_SESSION")}
+    p.take(None, telethon_complete, telethon)
+    url = p.take(d.database_url, validate_database_url, get("DATABASE_URL") or d.database_url)
+    channels = get("TELEGRAM_CHANNELS") or ",".join(DEFAULT_CHANNELS)
+    settings = Settings(
+        database_url=resolve_database_url(url),
+        data_lake_dir=resolve_path(get("DATA_LAKE_DIR") or d.data_lake_dir),
+        telegram_channels=p.take(d.telegram_channels, parse_channels, channels),
+        telegram_api_id=p.take(None, telegram_api_id, telethon["TELEGRAM_API_ID"]),
+        telegram_api_hash=telethon["TELEGRAM_API_HASH"],
+        telegram_session=telethon["TELEGRAM_SESSION"],
+        telegram_web_base_url=p.take(
+            d.telegram_web_base_url, web_base_url, get("TELEGRAM_WEB_BASE_URL")
+        ),
+        telegram_max_flood_wait=number("telegram_max_flood_wait", positive_int),
+        telegram_concurrency=number("telegram_concurrency", positive_int),
+        telegram_http_connect_timeout=number("telegram_http_connect_timeout", positive_float),
+        telegram_http_deadline=number("telegram_http_deadline", positive_float),
+        telegram_http_retries=number("telegram_http_retries", non_negative_int),
+        telegram_max_photo_bytes=number("telegram_max_photo_bytes", positive_int),
+        processed_dir=resolve_path(get("PROCESSED_DATA_DIR") or d.processed_dir),
+        yolo_model=get("YOLO_MODEL"),
+        yolo_score_threshold=number("yolo_score_threshold", unit_float),
+        yolo_iou_threshold=number("yolo_iou_threshold", unit_float),
+        yolo_product_classes=tuple(
+            c.strip() for c in (get("YOLO_PRODUCT_CLASSES") or "").split(",") if c.strip()
+        ),
+        # Unset (None) = one onnxruntime thread per core.
+        yolo_threads=p.take(None, positive_int, env, "YOLO_THREADS", None, "one per core"),
+    )
+    return settings, p.items

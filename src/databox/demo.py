@@ -3,12 +3,14 @@
 ``databox demo`` builds the replica's corpus from real photographs, serves it on
 127.0.0.1, points the pipeline at it through the same environment variables a user
 sets for production, runs ``daily_pipeline_job`` with the Dagster CLI into a fresh
-DuckDB file, and prints what landed. Nothing leaves the machine.
+DuckDB file, and prints what landed. Nothing leaves the machine. With ``--ui`` the
+replicas keep serving and the Dagster UI opens over the same data (``demo_ui``).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,18 +20,13 @@ from pathlib import Path
 
 import orjson
 
-from databox.config import demo_paths, resolve_path
+from databox.config import DEFAULT_DEMO_DIR, demo_paths, resolve_path
+from databox.demo_ui import DAGSTER_CLI_WARNING_FILTER
+from databox.errors import ConfigError
 
-DAGSTER_YAML = """\
-telemetry:
-  enabled: false
-nux:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1
-"""
-
+#: The shipped instance config; the demo's DAGSTER_HOME gets a copy, so a change there
+#: (storage, pool limits, telemetry) applies to the demo too.
+INSTANCE_CONFIG = Path(".dagster") / "dagster.yaml"
 
 DEMO_EBIRD_TOKEN = "demo-token"  # the local replica's token; never a real one
 
@@ -41,6 +38,11 @@ def demo_environment(workdir: Path, telegram_base_url: str, ebird_base_url: str)
         {
             "TELEGRAM_WEB_BASE_URL": telegram_base_url,
             "TELEGRAM_CHANNELS": "CheMed123,lobelia4cosmetics,tikvahpharma",
+            # Set but blank: a Telethon session in the user's .env (which the code location
+            # loads for unset variables only) must not take the demo to the real Telegram.
+            "TELEGRAM_API_ID": "",
+            "TELEGRAM_API_HASH": "",
+            "TELEGRAM_SESSION": "",
             "EBIRD_API_TOKEN": DEMO_EBIRD_TOKEN,
             "EBIRD_API_BASE_URL": ebird_base_url,
             "EBIRD_REGIONS": "US-NY,US-CA,KE",
@@ -55,7 +57,7 @@ def demo_environment(workdir: Path, telegram_base_url: str, ebird_base_url: str)
 
 
 def run_dagster(args: list[str], env: dict[str, str], log: Callable[[str], None]) -> float:
-    cmd = [sys.executable, "-m", "dagster", *args]
+    cmd = [sys.executable, "-W", DAGSTER_CLI_WARNING_FILTER, "-m", "dagster", *args]
     log(f"running: dagster {' '.join(args)}")
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=resolve_path("."), capture_output=True, text=True)
@@ -178,63 +180,121 @@ def _model_available() -> str | None:
     return None
 
 
+def install_instance_config(dagster_home: Path, source: Path | None = None) -> None:
+    """Copy the shipped ``.dagster/dagster.yaml`` into the demo's DAGSTER_HOME."""
+    source = source or resolve_path(INSTANCE_CONFIG)
+    if not source.is_file():
+        raise ConfigError(
+            f"demo: the Dagster instance config {source} is missing; the demo's instance "
+            f"({dagster_home}) uses a copy of it. Restore it (`git restore {INSTANCE_CONFIG}`) "
+            "or run from the repository root"
+        )
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, dagster_home / "dagster.yaml")
+
+
+def demo_data_present(root: Path) -> bool:
+    """Whether an earlier demo left a warehouse in ``root`` (then ``--ui --keep`` only serves)."""
+    database_url = demo_paths(root)["DATABASE_URL"]
+    warehouse = Path(database_url[len("duckdb:///") :])
+    return warehouse.is_file() and warehouse.stat().st_size > 0
+
+
+def next_commands(root: Path) -> tuple[str, str]:
+    """(serve the UI again, show what landed) for the demo in ``root``, both pasteable
+    from the repository root."""
+    if root == resolve_path(DEFAULT_DEMO_DIR):
+        return "uv run databox demo --ui --keep", "uv run databox status --demo"
+    paths = demo_paths(root)
+    ui = f"uv run databox demo --ui --keep --dir {shlex.quote(str(root))}"
+    status = " ".join(
+        f"{name}={shlex.quote(paths[name])}" for name in ("DATABASE_URL", "DATA_LAKE_DIR")
+    )
+    return ui, f"{status} uv run databox status"
+
+
+def closing_hint(root: Path) -> str:
+    """The plain demo's last lines."""
+    ui, status = next_commands(root)
+    return (
+        f"\nDemo data in {root} (DAGSTER_HOME={root / 'dagster_home'}).\n"
+        f"Browse it in the Dagster UI, replicas included: {ui}\n"
+        f"See what landed: {status}"
+    )
+
+
+def run_demo_jobs(env: dict[str, str], log: Callable[[str], None]) -> bool:
+    """Both pipelines, as the CLI runs them; False when detection was left out (no model)."""
+    missing_model = _model_available()
+    if missing_model is None:
+        seconds = run_dagster(
+            ["job", "execute", "-m", "orchestration.definitions", "-j", "daily_pipeline_job"],
+            env,
+            log,
+        )
+        log(f"daily_pipeline_job succeeded in {seconds:.1f} s")
+    else:
+        log("no object-detection model found; running scrape and load only.\n" + missing_model)
+        seconds = run_dagster(
+            ["asset", "materialize", "-m", "orchestration.definitions",
+             "--select", "scrape_telegram,load_raw_data"],
+            env,
+            log,
+        )  # fmt: skip
+        log(f"scrape_telegram and load_raw_data succeeded in {seconds:.1f} s")
+    seconds = run_dagster(
+        ["job", "execute", "-f", "orchestration/dagster_project.py", "-j", "daily_ebird_pipeline"],
+        env,
+        log,
+    )
+    log(f"daily_ebird_pipeline succeeded in {seconds:.1f} s")
+    return missing_model is None
+
+
 def run_demo(
-    workdir: str = "data/demo", keep: bool = False, log: Callable[[str], None] = print
+    workdir: str = "data/demo",
+    keep: bool = False,
+    log: Callable[[str], None] = print,
+    ui: bool = False,
+    ui_port: int = 3000,
 ) -> int:
+    from databox.demo_ui import check_port_free, serve_ui, sigterm_as_keyboard_interrupt
+    from databox.replica.ebird_api import EbirdApiReplica
     from databox.replica.telegram_web import TelegramWebReplica, build_demo_corpus
     from databox.samples import find_sample_photos
 
     root = resolve_path(workdir)
+    if ui:
+        again = next_commands(root)[0]  # the error's suggestion: this command, another port
+        check_port_free(ui_port, command=again if keep else again.replace(" --keep", "", 1))
+    serve_only = ui and keep and demo_data_present(root)
     if root.exists() and not keep:
         shutil.rmtree(root)
-    (root / "dagster_home").mkdir(parents=True, exist_ok=True)
-    (root / "dagster_home" / "dagster.yaml").write_text(DAGSTER_YAML)
+    install_instance_config(root / "dagster_home")
 
     photos = find_sample_photos()
     log(f"replica photos: {len(photos)} from {photos[0].parent if photos else 'nowhere'}")
+    # Seeded and dated by today: kept data from today sees the same corpus, older data newer posts.
     corpus = build_demo_corpus(photos)
-    from databox.replica.ebird_api import EbirdApiReplica
-
-    with TelegramWebReplica(corpus) as replica, EbirdApiReplica(token=DEMO_EBIRD_TOKEN) as ebird:
+    with (
+        sigterm_as_keyboard_interrupt(),
+        TelegramWebReplica(corpus) as replica,
+        EbirdApiReplica(token=DEMO_EBIRD_TOKEN) as ebird,
+    ):
         log(f"t.me replica serving on {replica.base_url}; eBird replica on {ebird.base_url}")
         env = demo_environment(root, replica.base_url, ebird.base_url)
-        missing_model = _model_available()
-        if missing_model is None:
-            seconds = run_dagster(
-                ["job", "execute", "-m", "orchestration.definitions", "-j", "daily_pipeline_job"],
-                env,
-                log,
-            )
-            log(f"daily_pipeline_job succeeded in {seconds:.1f} s")
+        if serve_only:
+            log(f"demo data found in {root}: serving it as is (drop --keep to run the demo afresh)")
         else:
-            log("no object-detection model found; running scrape and load only.\n" + missing_model)
-            seconds = run_dagster(
-                ["asset", "materialize", "-m", "orchestration.definitions",
-                 "--select", "scrape_telegram,load_raw_data"],
-                env,
-                log,
-            )  # fmt: skip
-            log(f"scrape_telegram and load_raw_data succeeded in {seconds:.1f} s")
-        seconds = run_dagster(
-            [
-                "job",
-                "execute",
-                "-f",
-                "orchestration/dagster_project.py",
-                "-j",
-                "daily_ebird_pipeline",
-            ],
-            env,
-            log,
-        )
-        log(f"daily_ebird_pipeline succeeded in {seconds:.1f} s")
-    print_summary(env["DATABASE_URL"])
-    if missing_model is None:
-        print_detections(env["DATABASE_URL"], root / "processed")
-    print_ebird(env["DATABASE_URL"])
-    print(f"\nDemo data in {root} (DAGSTER_HOME={root / 'dagster_home'}).")
-    print(
-        f"Browse it: DAGSTER_HOME={root / 'dagster_home'} DATABASE_URL={env['DATABASE_URL']} "
-        f"DATA_LAKE_DIR={root / 'lake'} dagster dev -f orchestration/definitions.py"
-    )
+            detected = run_demo_jobs(env, log)
+            print_summary(env["DATABASE_URL"])
+            if detected:
+                print_detections(env["DATABASE_URL"], root / "processed")
+            print_ebird(env["DATABASE_URL"])
+        if ui:
+            code = serve_ui(env, ui_port, root / "dagster_dev.log", log)
+    if ui:
+        log(f"stopped the Dagster UI and the replicas; back into it: {next_commands(root)[0]}")
+        return code
+    print(closing_hint(root))
     return 0

@@ -7,7 +7,11 @@
 | EBIRD_BACK_DAYS | 14 | days the recent/notable endpoints look back, 1..30 |
 | EBIRD_API_BASE_URL | https://api.ebird.org/v2 | the API root (a replica's ``…/v2`` in tests) |
 | EBIRD_DAILY_HISTORIC_DAYS | 3 | complete days (ending yesterday) of historic observations the daily job loads, 0..30 |
+| EBIRD_SCHEDULE_TIMEZONE | UTC | IANA time zone of the daily schedule and of "today" |
 | DLT_DATA_DIR | data/dlt | dlt's working directory; pipelines live in ``<it>/pipelines`` |
+
+``read_ebird_settings`` reports every malformed variable at once (``databox config``);
+``ebird_settings_from_env`` raises one ``ConfigError`` listing them all.
 
 The token is held in memory only: it is left out of ``repr`` and ``redacted()``.
 """
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from databox.config import env_getter, env_or_process, resolve_path
+from databox.config_values import Problems
 from databox.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,6 +38,18 @@ DEFAULT_REGIONS = ("US-NY",)
 DEFAULT_BACK_DAYS = 14
 DEFAULT_DAILY_HISTORIC_DAYS = 3
 DEFAULT_DLT_DATA_DIR = Path("data") / "dlt"
+DEFAULT_SCHEDULE_TIMEZONE = "UTC"
+
+#: The environment variable behind each ``EbirdSettings`` field read from it.
+ENV_NAMES = {
+    "api_token": "EBIRD_API_TOKEN",
+    "regions": "EBIRD_REGIONS",
+    "back_days": "EBIRD_BACK_DAYS",
+    "daily_historic_days": "EBIRD_DAILY_HISTORIC_DAYS",
+    "api_base_url": "EBIRD_API_BASE_URL",
+    "schedule_timezone": "EBIRD_SCHEDULE_TIMEZONE",
+    "dlt_data_dir": "DLT_DATA_DIR",
+}
 
 #: Country (US), subnational1 (US-NY), subnational2 (US-NY-109) or location (L123).
 #: The API rejects lowercase codes (§1.4), so we upper-case what we are given.
@@ -47,9 +64,10 @@ def validate_regions(
     codes = [str(r).strip().upper() for r in items if str(r).strip()]
     bad = [c for c in codes if not REGION_CODE.match(c)]
     if bad:
+        shown = regions if isinstance(regions, str) else ",".join(map(str, items))
         raise ConfigError(
-            f"{name}: {', '.join(map(repr, bad))} is not an eBird region code; use a country "
-            "(US), subnational1 (US-NY), subnational2 (US-NY-109) or location (L123) code"
+            f"{name}={shown!r}: {', '.join(map(repr, bad))} is not an eBird region code; use a "
+            "country (US), subnational1 (US-NY), subnational2 (US-NY-109) or location (L123) code"
         )
     if not codes:
         raise ConfigError(f"{name} is empty; give a comma-separated list such as US-NY,KE")
@@ -60,11 +78,12 @@ def _whole_days(value: int | str, name: str, low: int, high: int, why: str = "")
     try:
         days = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"{name} must be a whole number of days ({low}..{high}), got {value!r}"
-        ) from None
+        days = low - 1
     if not low <= days <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}{why}, got {days}")
+        raise ConfigError(
+            f"{name}={str(value)!r} must be a whole number of days from {low} to {high}{why}; "
+            "fix it, or unset it for the default"
+        )
     return days
 
 
@@ -97,6 +116,8 @@ class EbirdSettings:
     #: Days of historic observations the daily job loads (``daily_historic_dates``).
     daily_historic_days: int = DEFAULT_DAILY_HISTORIC_DAYS
     api_base_url: str = DEFAULT_BASE_URL
+    #: The daily schedule's time zone (also what "today" means for the daily job).
+    schedule_timezone: str = DEFAULT_SCHEDULE_TIMEZONE
     #: dlt's data directory (as dlt's own DLT_DATA_DIR); see ``pipelines_dir``.
     dlt_data_dir: Path = DEFAULT_DLT_DATA_DIR
     # HTTP behaviour (not read from the environment; tests shorten them).
@@ -113,6 +134,7 @@ class EbirdSettings:
             self, "daily_historic_days", validate_daily_historic_days(self.daily_historic_days)
         )
         object.__setattr__(self, "api_base_url", _validate_base_url(self.api_base_url))
+        object.__setattr__(self, "schedule_timezone", validate_timezone(self.schedule_timezone))
         object.__setattr__(self, "dlt_data_dir", Path(self.dlt_data_dir))
 
     @property
@@ -155,20 +177,62 @@ class EbirdSettings:
 def _validate_base_url(url: str) -> str:
     url = url.strip().rstrip("/")
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        raise ConfigError(f"EBIRD_API_BASE_URL must be an http(s) URL, got {url!r}")
+        raise ConfigError(
+            f"EBIRD_API_BASE_URL={url!r} is not an http(s) URL; use {DEFAULT_BASE_URL} (the "
+            "default) or a replica's URL such as http://127.0.0.1:8082/v2"
+        )
     return url
+
+
+def validate_timezone(name: str, *, var: str = "EBIRD_SCHEDULE_TIMEZONE") -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{var}={name!r} is not an IANA time zone; use a name such as UTC or "
+            "America/New_York, or unset it for UTC"
+        ) from None
+    return name.strip()
+
+
+def read_ebird_settings(env: Mapping[str, str] | None = None) -> tuple[EbirdSettings, list[str]]:
+    """The settings with each malformed variable replaced by its default, and one message
+    per problem (``databox config`` shows both)."""
+    get = env_getter(env_or_process(env))
+    p = Problems()
+    settings = EbirdSettings(
+        api_token=get("EBIRD_API_TOKEN"),
+        regions=p.take(
+            DEFAULT_REGIONS, validate_regions, get("EBIRD_REGIONS") or ",".join(DEFAULT_REGIONS)
+        ),
+        back_days=p.take(
+            DEFAULT_BACK_DAYS, validate_back_days, get("EBIRD_BACK_DAYS") or DEFAULT_BACK_DAYS
+        ),
+        daily_historic_days=p.take(
+            DEFAULT_DAILY_HISTORIC_DAYS,
+            validate_daily_historic_days,
+            get("EBIRD_DAILY_HISTORIC_DAYS"),
+        ),
+        api_base_url=p.take(
+            DEFAULT_BASE_URL, _validate_base_url, get("EBIRD_API_BASE_URL") or DEFAULT_BASE_URL
+        ),
+        schedule_timezone=p.take(
+            DEFAULT_SCHEDULE_TIMEZONE,
+            validate_timezone,
+            get("EBIRD_SCHEDULE_TIMEZONE") or DEFAULT_SCHEDULE_TIMEZONE,
+        ),
+        dlt_data_dir=resolve_path(get("DLT_DATA_DIR") or DEFAULT_DLT_DATA_DIR),
+    )
+    return settings, p.items
 
 
 def ebird_settings_from_env(env: Mapping[str, str] | None = None) -> EbirdSettings:
     """Read the EBIRD_* variables (and DLT_DATA_DIR). With ``env=None`` the process
-    environment is used, after loading ``.env`` without overriding anything."""
-    get = env_getter(env_or_process(env))
-
-    return EbirdSettings(
-        api_token=get("EBIRD_API_TOKEN"),
-        regions=validate_regions(get("EBIRD_REGIONS") or ",".join(DEFAULT_REGIONS)),
-        back_days=validate_back_days(get("EBIRD_BACK_DAYS") or DEFAULT_BACK_DAYS),
-        daily_historic_days=validate_daily_historic_days(get("EBIRD_DAILY_HISTORIC_DAYS")),
-        api_base_url=get("EBIRD_API_BASE_URL") or DEFAULT_BASE_URL,
-        dlt_data_dir=resolve_path(get("DLT_DATA_DIR") or DEFAULT_DLT_DATA_DIR),
-    )
+    environment is used, after loading ``.env`` without overriding anything. Raises one
+    ``ConfigError`` naming every malformed variable."""
+    settings, problems = read_ebird_settings(env)
+    if problems:
+        raise ConfigError(*problems)
+    return settings

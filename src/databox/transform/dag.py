@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +37,12 @@ def load_dag(path: Path = DAG_FILE) -> ModelGraph:
 def dag_from_project() -> dict:
     from databox.transform.runner import SqlMeshRunner
 
-    runner = SqlMeshRunner("duckdb:///:memory:")
-    deps = {m: sorted(v) for m, v in sorted(runner.model_dependencies().items())}
-    return {"deps": deps, "kinds": dict(sorted(runner.model_kinds().items()))}
+    # Only the project is read; the warehouse is a throwaway file (DATABASE_URL refuses
+    # :memory:, which no real setting should use).
+    with tempfile.TemporaryDirectory(prefix="databox-dag-") as tmp:
+        runner = SqlMeshRunner(f"duckdb:///{Path(tmp) / 'dag.duckdb'}")
+        deps = {m: sorted(v) for m, v in sorted(runner.model_dependencies().items())}
+        return {"deps": deps, "kinds": dict(sorted(runner.model_kinds().items()))}
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ and closes it after, so the file is free between runs.
 
 The bulk path registers a pyarrow Table as a view and runs one
 ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <row differs>`` over it.
+
+Opening errors are ours, not DuckDB's: a path under a regular file, a file that is not
+a DuckDB database or a database held by another program raise ``ConfigError`` /
+``WarehouseUnavailable`` naming DATABASE_URL, the file and the fix (``open_problem``
+says the same before anything is opened, for the up-front checks).
 """
 
 from __future__ import annotations
@@ -16,14 +21,29 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import count
+from pathlib import Path
 from typing import Any
 
-from databox.config import resolve_path
+from databox.config import redact_url, resolve_path, validate_database_url
+from databox.errors import ConfigError, WarehouseUnavailable
 from databox.filelock import file_lock
+from databox.preflight import dir_blocker
 from databox.warehouse.base import Session, UpsertPlan, Warehouse
 
 _PLACEHOLDER = re.compile(r"%%|%s")
 _stage_ids = count()
+#: Bytes 8..12 of every DuckDB database file (the first 8 are a checksum).
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def is_duckdb_file(path: Path) -> bool:
+    """Whether ``path`` starts like a DuckDB database (read without opening it, so no
+    lock is taken and a writer elsewhere is not disturbed)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(12)[8:12] == _DUCKDB_MAGIC
+    except OSError:
+        return False
 
 
 def _to_qmark(sql: str, params: Sequence[Any] | None) -> str:
@@ -174,29 +194,86 @@ class DuckDBSession(Session):
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
 
-    def __init__(self, url: str, *, lock_timeout: float = 600.0):
+    def __init__(self, url: str, *, lock_timeout: float = 600.0, read_only: bool = False):
         super().__init__(url)
         if not url.startswith("duckdb:///"):
             raise ValueError(f"not a DuckDB URL: {url!r} (use duckdb:///relative/path.duckdb)")
+        # Refuses :memory: (sessions reconnect, so it would forget) and an empty path.
+        validate_database_url(url)
         # duckdb:///rel/path -> "rel/path"; duckdb:////abs/path -> "/abs/path"
         path = url[len("duckdb:///") :].split("?", 1)[0]
-        if not path or path == ":memory:":
-            raise ValueError(
-                "a DuckDB warehouse needs a file path (sessions reconnect, so :memory: would forget)"
-            )
         # Relative paths resolve against the project root, as in Settings, so every
         # process (CLI, Dagster, dlt) means the same file and the same lock.
         self.path = resolve_path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = lock_timeout
+        #: Read-only sessions never create the file or its directory (``databox status``).
+        self.read_only = read_only
+
+    def _where(self) -> str:
+        return f"DATABASE_URL={redact_url(self._url)}"
+
+    def _not_a_database(self) -> str:
+        return (
+            f"{self._where()}: {self.path} exists but is not a DuckDB database; point "
+            "DATABASE_URL at a .duckdb file, or move this file away to start a new warehouse"
+        )
+
+    def open_problem(self, *, create: bool = True) -> str | None:
+        """Why a session could not open the database (None: it can). A missing file is
+        fine when ``create`` (the first write makes it) as long as its directory can be
+        made; without ``create`` it is a problem. Nothing is opened or locked."""
+        if self.path.is_dir():
+            return (
+                f"{self._where()}: {self.path} is a directory, not a DuckDB database file; "
+                f"name a file, e.g. duckdb:///{self.path / 'warehouse.duckdb'}"
+            )
+        if self.path.exists():
+            # An empty file may be a database another process is creating this instant;
+            # if it stays empty, opening it says so (``_connect``).
+            if self.path.stat().st_size == 0 or is_duckdb_file(self.path):
+                return None
+            return self._not_a_database()
+        if not create:
+            return f"{self._where()}: {self.path} does not exist (nothing has been loaded yet)"
+        blocker = dir_blocker(self.path.parent)
+        if blocker:
+            return (
+                f"{self._where()}: the database's directory {self.path.parent} {blocker}; "
+                "point DATABASE_URL at a file in a directory you can write"
+            )
+        return None
+
+    def _connect(self):
+        import duckdb
+
+        try:
+            return duckdb.connect(str(self.path), read_only=self.read_only)
+        except duckdb.Error as exc:
+            if "not a valid DuckDB database" in str(exc):
+                raise ConfigError(self._not_a_database()) from exc
+            problem = self.open_problem(create=not self.read_only)
+            if problem:  # e.g. missing in read-only mode
+                raise ConfigError(problem) from exc
+            # e.g. a program other than databox holds the file (DuckDB's own lock).
+            reason = str(exc).splitlines()[0]
+            raise WarehouseUnavailable(
+                f"{self._where()}: cannot open {self.path}: {reason}; close the other "
+                "program using it, or wait for it to finish"
+            ) from exc
 
     @contextmanager
     def session(self) -> Iterator[DuckDBSession]:
-        import duckdb
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.read_only:
+            if not self.path.exists():  # checked before the lock, which would make files
+                raise ConfigError(self.open_problem(create=False) or f"{self._where()}: missing")
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(self.open_problem() or f"{self._where()}: {exc}") from exc
         with file_lock(self.lock_path, timeout=self.lock_timeout):
-            con = duckdb.connect(str(self.path))
+            con = self._connect()
             try:
                 # Timestamps come back (and naive literals are read) in UTC, not local time.
                 con.execute("SET TimeZone = 'UTC'")

@@ -11,18 +11,82 @@ the server then parses; see bench/RESULTS.md):
   the cost of a first load. If a key did exist after all, the primary key rejects
   the COPY, the savepoint is rolled back and the same rows go through staging, so
   the hint can never make the result wrong, only slower.
+
+A connection that fails raises ``WarehouseUnavailable`` naming host, port, database
+and user (never the password), libpq's reason and a hint (``describe_connect_error``);
+``open_problem`` gives the same message up front, for the checks before a command.
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain
 from typing import Any
 
+from databox.config import redact_url
+from databox.errors import WarehouseUnavailable
 from databox.warehouse.base import Session, UpsertPlan, Warehouse, quote
+
+#: libpq's reason (lower-cased fragment) → what to do about it.
+_HINTS = (
+    ("connection refused", "is PostgreSQL running and listening there? Start it, or fix the "
+     "host/port in DATABASE_URL"),
+    ("database does not exist", "create it (createdb -h {host} -p {port} -U {user} "
+     "{dbname}) or fix the database name in DATABASE_URL"),
+    ("role does not exist", "create the role, or fix the user name in DATABASE_URL"),
+    ("authentication failed", "check the user and password in DATABASE_URL (or PGPASSWORD, "
+     "~/.pgpass)"),
+    ("no password supplied", "the server wants a password: add it to DATABASE_URL (or "
+     "PGPASSWORD, ~/.pgpass)"),
+    ("pg_hba.conf", "the server's pg_hba.conf does not admit this host/user/database; ask its "
+     "administrator or fix DATABASE_URL"),
+    ("timeout", "no answer within {timeout} s: check the host and port, and that no firewall "
+     "drops the connection"),
+    ("resolve", "fix the host name in DATABASE_URL"),
+    ("translate host name", "fix the host name in DATABASE_URL"),
+)  # fmt: skip
+
+
+def describe_connect_error(url: str, exc: Exception, timeout: float) -> str:
+    """One line: which server, as whom, libpq's reason and a hint. Never the password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(_libpq_dsn(url))
+    except Exception:  # a DSN libpq cannot even parse: the reason says why
+        info = {}
+    user = info.get("user") or os.environ.get("PGUSER") or getpass.getuser()
+    params = {
+        "host": info.get("host") or os.environ.get("PGHOST") or "the local socket",
+        "port": info.get("port") or os.environ.get("PGPORT") or "5432",
+        "dbname": info.get("dbname") or os.environ.get("PGDATABASE") or user,
+        "user": user,
+        "timeout": f"{timeout:g}",
+    }
+    # "connection failed: connection to server at "h", port 1 failed: FATAL:  <reason>"
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    reason = reason.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
+    if "does not exist" in reason:
+        reason_kind = f"{reason.split()[0]} does not exist"  # database / role
+    else:
+        reason_kind = reason.lower()
+    hint = next((h for key, h in _HINTS if key in reason_kind), "check DATABASE_URL")
+    return (
+        f"DATABASE_URL={redact_url(url)}: cannot connect to PostgreSQL at host "
+        f"{params['host']}, port {params['port']}, database {params['dbname']!r}, user "
+        f"{user!r}: {reason}; {hint.format(**params)}"
+    )
+
+
+def _libpq_dsn(url: str) -> str:
+    # SQLAlchemy-style "postgresql+psycopg://" means nothing to libpq.
+    scheme, sep, rest = url.partition("://")
+    return ("postgresql" + sep + rest) if "+" in scheme else url
 
 
 @lru_cache(maxsize=1)
@@ -222,20 +286,31 @@ class PostgresWarehouse(Warehouse):
             raise ValueError(f"copy_format must be 'binary' or 'text', got {copy_format!r}")
         #: COPY format of the bulk path; "text" exists to measure the choice (bench/load_raw.py).
         self.copy_format = copy_format
-        # SQLAlchemy-style "postgresql+psycopg://" means nothing to libpq.
-        scheme, sep, rest = url.partition("://")
-        self._dsn = ("postgresql" + sep + rest) if "+" in scheme else url
+        self._dsn = _libpq_dsn(url)
         self.connect_timeout = connect_timeout
 
-    @contextmanager
-    def session(self) -> Iterator[PostgresSession]:
+    def _open(self, timeout: float):
         import psycopg
 
         try:
-            conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self.connect_timeout)
-        except psycopg.OperationalError as exc:
-            # libpq's message names host/port/user, never the password; say which URL.
-            raise psycopg.OperationalError(f"cannot connect to {self.url}: {exc}") from None
+            # libpq wants whole seconds.
+            seconds = max(1, round(timeout))
+            return psycopg.connect(self._dsn, autocommit=True, connect_timeout=seconds)
+        except psycopg.Error as exc:  # OperationalError; ProgrammingError for a bad DSN
+            raise WarehouseUnavailable(describe_connect_error(self._url, exc, timeout)) from exc
+
+    def open_problem(self, *, create: bool = True, timeout: float | None = None) -> str | None:
+        """Why a session could not connect (None: the server accepted us). ``create`` is
+        for symmetry with DuckDB: connecting never creates a database."""
+        try:
+            self._open(timeout or self.connect_timeout).close()
+        except WarehouseUnavailable as exc:
+            return str(exc)
+        return None
+
+    @contextmanager
+    def session(self) -> Iterator[PostgresSession]:
+        conn = self._open(self.connect_timeout)
         try:
             conn.execute("SET TIME ZONE 'UTC'")
             # Loader statements are many and short; JIT compiling them cost 20–570 ms each
