@@ -113,15 +113,23 @@ def parse_channels(value: str, name: str = "TELEGRAM_CHANNELS") -> tuple[str, ..
     return channels
 
 
-def unit_float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str) -> tuple[str, float | None]:
+    """(the text, its value): None when unset or blank, NaN when not a number (NaN
+    fails every range check, so the caller's message covers both)."""
     raw = (env.get(name) or "").strip()
     if not raw:
-        return default
+        return raw, None
     try:
-        value = float(raw)
+        return raw, float(raw)
     except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        return raw, float("nan")
+
+
+def unit_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw, value = _float(env, name)
+    if value is None:
+        return default
+    if not 0.0 <= value <= 1.0:
         raise ConfigError(
             f"{name}={raw!r} must be a number between 0 and 1; {fix_or_unset(default)}"
         )
@@ -150,13 +158,9 @@ def positive_int(env: Mapping[str, str], name: str, default: int, shown: object 
 
 
 def positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
+    raw, value = _float(env, name)
+    if value is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
     if not 0 < value < float("inf"):
         raise ConfigError(
             f"{name}={raw!r} must be a positive number of seconds; {fix_or_unset(default)}"

@@ -130,16 +130,9 @@ def print_ebird(database_url: str) -> None:
 
     wh = connect(database_url)
     print("\neBird (raw_ebird → staging → marts, quality):")
-    for table in (
-        "raw_ebird.recent_observations",
-        "raw_ebird.notable_observations",
-        "raw_ebird.historic_observations",
-        "raw_ebird.taxonomy",
-        "raw_ebird.hotspots",
-        "marts.fct_daily_species_counts",
-        "marts.fct_notable_sightings",
-        "marts.fct_hotspot_activity",
-    ):
+    from databox.status_report import EBIRD_TABLES
+
+    for table in EBIRD_TABLES:
         print(f"  {table:<34} {wh.query(f'select count(*) as n from {table}')[0]['n']:>6} rows")
     quality = wh.query(
         "select sum(case when passed then 1 else 0 end) as passed, "
