@@ -16,7 +16,12 @@ from databox.config_values import fix_or_unset, positive_int
 from databox.ebird.settings import validate_timezone
 from databox.errors import ConfigError
 
-EXECUTORS = ("multiprocess", "in_process")
+EXECUTORS = ("multiprocess", "in_process", "celery")
+
+#: The variable the celery executor, its workers and ``databox deploy check`` read the
+#: broker from (Celery itself reads it too, so workers and runs always agree).
+CELERY_BROKER_VAR = "CELERY_BROKER_URL"
+_BROKER_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss")
 
 
 def _get(name: str, default: str) -> str:
@@ -30,7 +35,24 @@ def executor_choice() -> str:
             f"DATABOX_EXECUTOR={choice!r} must be one of {', '.join(EXECUTORS)}; "
             f"{fix_or_unset('multiprocess')}"
         )
+    if choice == "celery":
+        celery_broker_url()  # validated now: a run must not fail later on a missing broker
     return choice
+
+
+def celery_broker_url() -> str:
+    """The broker URL for ``DATABOX_EXECUTOR=celery`` (required; never logged: it may
+    hold a password, so the message shows only its scheme)."""
+    raw = _get(CELERY_BROKER_VAR, "")
+    scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+    if scheme not in _BROKER_SCHEMES:
+        shown = f"a URL with scheme {scheme!r}" if scheme else repr(raw.split(":", 1)[0])
+        raise ConfigError(
+            f"{CELERY_BROKER_VAR}={shown if raw else '(unset)'}: DATABOX_EXECUTOR=celery needs "
+            f"the Celery broker as amqp://user:password@host:5672// (RabbitMQ) or "
+            f"redis://host:6379/0; set {CELERY_BROKER_VAR}, or unset DATABOX_EXECUTOR"
+        )
+    return raw
 
 
 def telegram_schedule() -> tuple[str, str]:

@@ -14,7 +14,8 @@ from dagster_dlt import DagsterDltResource
 
 from databox.config import load_dotenv_file
 from orchestration import ebird_assets, ebird_jobs, jobs, telegram_assets
-from orchestration.definition_settings import executor_choice
+from orchestration.alerts import alert_sensors, freshness_checks
+from orchestration.definition_settings import CELERY_BROKER_VAR, executor_choice
 from orchestration.resources import build_resources
 
 # Settings may live in a .env file at the project root; variables already set win.
@@ -37,22 +38,35 @@ warnings.filterwarnings(
 def _executor() -> dg.ExecutorDefinition:
     """``DATABOX_EXECUTOR=in_process`` runs every step in the run's process (fast on a
     laptop: no 2–3 s subprocess start per step); the default multiprocess executor
-    isolates steps, which is what a production deployment wants."""
-    if executor_choice() == "in_process":
+    isolates steps; ``celery`` (the production topology, deploy/production) sends each
+    step to the Celery workers listening on CELERY_BROKER_URL."""
+    choice = executor_choice()
+    if choice == "in_process":
         return dg.in_process_executor
+    if choice == "celery":
+        # Imported only here: laptops never pay for celery/kombu. The broker is an env
+        # reference, so the UI and the run config show the variable's name, never the URL.
+        from dagster_celery import celery_executor
+
+        return celery_executor.configured(
+            {"broker": {"env": CELERY_BROKER_VAR}, "backend": "rpc://"}, name="celery"
+        )
     return dg.multiprocess_executor
 
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([telegram_assets, ebird_assets]),
-    asset_checks=dg.load_asset_checks_from_modules([telegram_assets, ebird_assets]),
+    asset_checks=[
+        *dg.load_asset_checks_from_modules([telegram_assets, ebird_assets]),
+        *freshness_checks,
+    ],
     jobs=[
         jobs.daily_pipeline_job,
         ebird_jobs.daily_ebird_pipeline,
         ebird_jobs.ebird_historic_backfill,
     ],
     schedules=[jobs.daily_pipeline_schedule, ebird_jobs.daily_ebird_schedule],
-    sensors=[ebird_jobs.ebird_api_availability_sensor],
+    sensors=[ebird_jobs.ebird_api_availability_sensor, *alert_sensors],
     resources={**build_resources(), "dlt": DagsterDltResource()},
     executor=_executor(),
 )

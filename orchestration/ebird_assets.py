@@ -26,6 +26,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.pipeline import Pipeline
 
 from databox.config import DEFAULT_DATABASE_URL
+from databox.ebird.docs import RAW_DESCRIPTIONS, model_summary
 from databox.ebird.pipeline import (
     DEFAULT_DATASET,
     DEFAULT_PIPELINE,
@@ -34,9 +35,11 @@ from databox.ebird.pipeline import (
     make_pipeline,
 )
 from databox.ebird.settings import DEFAULT_REGIONS
+from databox.ebird.tables import row_count
 from databox.filelock import file_lock
 from databox.transform.dag import load_dag
 from orchestration.definition_settings import ebird_history_start, ebird_timezone
+from orchestration.ebird_metadata import ROW_COUNT, table_metadata, with_table_metadata
 from orchestration.resources import EbirdResource, WarehouseResource
 from orchestration.telegram_assets import TRANSIENT_RETRY, WAREHOUSE_POOL, _markdown_table
 
@@ -67,7 +70,10 @@ class EbirdDltTranslator(DagsterDltTranslator):
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         spec = super().get_asset_spec(data)
         return spec.replace_attributes(
-            key=raw_key(data.resource.name), deps=[], group_name=EBIRD_GROUP
+            key=raw_key(data.resource.name),
+            deps=[],
+            group_name=EBIRD_GROUP,
+            description=RAW_DESCRIPTIONS.get(data.resource.name, spec.description),
         )
 
 
@@ -139,16 +145,25 @@ def _run_dlt(
     # each run, so a failed load never wedges the next one.
     try:
         with file_lock(lock) if lock else nullcontext():
-            yield from dlt.run(
-                context=context,
-                dlt_source=source.with_resources(*resources),
-                dlt_pipeline=pipeline,
+            # dagster-dlt yields its events once the whole load is done: collected here
+            # and given their table's row count after the lock (reading the warehouse
+            # takes the same lock).
+            events = list(
+                dlt.run(
+                    context=context,
+                    dlt_source=source.with_resources(*resources),
+                    dlt_pipeline=pipeline,
+                )
             )
     except PipelineStepFailed as exc:
         ours = translate_dlt_error(exc)  # e.g. EbirdSchemaChanged naming table and column
         if ours is None:
             raise
         raise ours from exc
+    wh = warehouse.connect()
+    day = historic_date.isoformat() if historic_date else None  # a partition: its rows
+    for event in events:
+        yield with_table_metadata(event, wh, obs_date=day)
     # Regions that failed are reported after the others' rows were loaded.
     failures.raise_if_any()
 
@@ -187,6 +202,8 @@ def _load_daily_historic(
     )
     context.log.info(f"historic observations of {days[0]} … {days[-1]}: {summary}")
     first_partition = date.fromisoformat(HISTORY_START)
+    wh = warehouse.connect()
+    table = f"{DEFAULT_DATASET}.{HISTORIC_RESOURCE}"
     for day in days:
         if day < first_partition:
             continue
@@ -198,6 +215,7 @@ def _load_daily_historic(
                 "dates_in_load": f"{days[0]} → {days[-1]}",
                 "rows_in_load": summary.row_counts.get(HISTORIC_RESOURCE, 0),
                 "load_ids": ", ".join(summary.load_ids),
+                **table_metadata(wh, table, obs_date=day.isoformat()),
             },
         )
 
@@ -256,6 +274,13 @@ class TransformConfig(dg.Config):
     restate_end: str | None = None
 
 
+def _model_description(model: str) -> str:
+    """The model file's own summary, then what builds it."""
+    summary = model_summary(model)
+    built = f"SQLMesh model {model} ({DAG.kinds[model]})."
+    return f"{summary}\n\n{built}" if summary else built
+
+
 def _model_specs(schema: str) -> list[dg.AssetSpec]:
     return [
         dg.AssetSpec(
@@ -263,7 +288,7 @@ def _model_specs(schema: str) -> list[dg.AssetSpec]:
             deps=[model_key(u) for u in DAG.deps[model]],
             group_name=EBIRD_GROUP,
             kinds={"sqlmesh"},
-            description=f"SQLMesh model {model} ({DAG.kinds[model]}).",
+            description=_model_description(model),
             metadata={"sqlmesh_kind": DAG.kinds[model]},
         )
         for model in DAG.models(schema)
@@ -279,16 +304,18 @@ def _plan_and_apply(context, warehouse: WarehouseResource, config: TransformConf
             start=config.restate_start, end=config.restate_end, select_models=models
         )
     context.log.info(str(summary))
+    wh = warehouse.connect()  # after the runner closed its connection (one DuckDB writer)
     for model in models:
         first_last = summary.evaluated.get(model)
-        yield dg.MaterializeResult(
-            asset_key=model_key(model),
-            metadata={
-                "evaluated_days": f"{first_last[0]} → {first_last[1]}" if first_last else "none",
-                "changed": model in summary.changed_models,
-                "plan_seconds": round(summary.seconds, 2),
-            },
-        )
+        metadata = {
+            "evaluated_days": f"{first_last[0]} → {first_last[1]}" if first_last else "none",
+            "changed": model in summary.changed_models,
+            "plan_seconds": round(summary.seconds, 2),
+        }
+        count = row_count(wh, model)
+        if count is not None:
+            metadata[ROW_COUNT] = dg.MetadataValue.int(count)
+        yield dg.MaterializeResult(asset_key=model_key(model), metadata=metadata)
 
 
 @dg.multi_asset(

@@ -18,6 +18,7 @@ import dagster as dg
 
 from orchestration.definition_settings import ebird_sensor_interval, ebird_timezone
 from orchestration.ebird_assets import DATE_TAG, EBIRD_GROUP, ebird_historic_assets
+from orchestration.jobs import PIPELINE_TAG
 from orchestration.resources import EbirdResource
 
 JOB_NAME = "daily_ebird_pipeline"
@@ -34,12 +35,16 @@ daily_ebird_pipeline = dg.define_asset_job(
     name=JOB_NAME,
     selection=dg.AssetSelection.groups(EBIRD_GROUP)
     - dg.AssetSelection.assets(ebird_historic_assets),
+    # One eBird ingestion run at a time under the production queue (daily and backfill
+    # share the value: both write the same dlt pipeline state).
+    tags={PIPELINE_TAG: "ebird"},
     description="eBird: dlt ingestion → SQLMesh staging and marts → data quality checks.",
 )
 
 ebird_historic_backfill = dg.define_asset_job(
     name="ebird_historic_backfill",
     selection=dg.AssetSelection.assets(ebird_historic_assets),
+    tags={PIPELINE_TAG: "ebird"},
     description="Historic eBird observations for one date per partition (backfills).",
 )
 

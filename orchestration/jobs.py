@@ -9,9 +9,14 @@ from orchestration.telegram_assets import TELEGRAM_GROUP
 
 _CRON, _TIMEZONE = telegram_schedule()
 
+#: Run tag the production run queue limits on (deploy/production/dagster.yaml:
+#: tag_concurrency_limits, one run per value): one Telegram scrape run at a time.
+PIPELINE_TAG = "databox/pipeline"
+
 daily_pipeline_job = dg.define_asset_job(
     name="daily_pipeline_job",
     selection=dg.AssetSelection.groups(TELEGRAM_GROUP),
+    tags={PIPELINE_TAG: "telegram"},
     description=(
         "Telegram: scrape channels → load raw into the warehouse → detect objects in the "
         "photos → load the detections."

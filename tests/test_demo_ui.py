@@ -1,10 +1,12 @@
 """``databox demo --ui``: the Dagster UI over the demo's data, wired to live replicas.
 
-The end-to-end test serves a minimal demo directory (``keep=True`` + a warehouse file:
-no jobs run), so it costs one ``dagster dev`` start (~15 s). It checks what a newcomer
-relies on: the UI answers, the code location loaded with the jobs, the code location's
-environment points at the replicas that are actually serving (its eBird sensor reaches
-the replica with the demo token), and SIGTERM leaves no process behind.
+The end-to-end tests share one UI (a module fixture) over a minimal demo directory
+(``keep=True`` + an empty warehouse file: no jobs run first), so they cost one ``dagster
+dev`` start (~15 s). They check what a newcomer relies on: the UI answers, the code
+location loaded with the jobs, the code location's environment points at the replicas
+that are actually serving (its eBird sensor reaches the replica with the demo token), in
+a real browser the lineage, a launched run and the detection previews (tests/ui_browser.py),
+and SIGTERM leaves no process behind.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from databox.demo import (
     run_demo,
 )
 from databox.errors import ConfigError
+from tests.conftest import require_service
 from tests.dagster_helpers import REPO_ROOT
 
 # -- the plain demo's closing hint -------------------------------------------------------
@@ -203,101 +206,212 @@ def _graphql(base: str, query: str, **variables) -> dict:
     return reply.json()["data"]
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
-def test_demo_ui_serves_the_code_location_wired_to_live_replicas_and_stops_cleanly(tmp_path):
-    root = tmp_path / "demo"
-    _minimal_warehouse(root)
-    port = _free_port()
-    demo = subprocess.Popen(
-        [sys.executable, "-u", "-c", SERVE, str(root), str(port)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    lines: queue.Queue[str] = queue.Queue()
-    output: list[str] = []
-    threading.Thread(target=lambda: [lines.put(x) for x in demo.stdout], daemon=True).start()
+class DemoUI:
+    """``run_demo(ui=True, keep=True)`` in a subprocess of its own session, its output
+    collected line by line (a thread drains the pipe so the demo never blocks on it)."""
 
-    def wait_for(pattern: str, timeout: float) -> re.Match:
+    def __init__(self, root: Path):
+        self.root = root
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", "-c", SERVE, str(root), str(_free_port())],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+            # A small corpus: the run the browser test launches scrapes and detects it all.
+            env={**os.environ, "DATABOX_DEMO_POSTS_PER_CHANNEL": "40"},
+        )  # fmt: skip
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.groups: set[int] = set()  # process groups to kill if a test failed mid-way
+        stdout = self.proc.stdout
+        threading.Thread(target=lambda: [self.lines.put(x) for x in stdout], daemon=True).start()
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                output.append(lines.get(timeout=0.5))
+                self.output.append(self.lines.get(timeout=0.5))
             except queue.Empty:
-                assert demo.poll() is None, "demo exited early:\n" + "".join(output)
+                assert self.proc.poll() is None, "demo exited early:\n" + self.text()
                 continue
-            if match := re.search(pattern, output[-1]):
+            if match := re.search(pattern, self.output[-1]):
                 return match
-        raise AssertionError(f"no {pattern!r} within {timeout} s:\n" + "".join(output))
+        raise AssertionError(f"no {pattern!r} within {timeout} s:\n" + self.text())
 
-    groups: set[int] = set()
+    def drain(self) -> None:
+        time.sleep(0.2)  # the reader thread hands over the last lines
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def kill(self) -> None:
+        for group in {self.proc.pid, *self.groups}:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def demo_ui(tmp_path_factory):
+    """ONE demo UI for this module's end-to-end tests (a `dagster dev` start is ~15 s).
+
+    A minimal demo directory (``keep=True`` + an empty warehouse file): no jobs run
+    before the UI, so a run launched from the UI scrapes the replica for real. The
+    SIGTERM test stops it, so it stays the module's last test; if it did not run (or
+    failed mid-way), the teardown kills what is left."""
+    root = tmp_path_factory.mktemp("demo_ui") / "demo"
+    _minimal_warehouse(root)
+    demo = DemoUI(root)
     try:
-        replicas = wait_for(r"t\.me replica serving on (\S+); eBird replica on (\S+)", 30)
-        telegram_url, ebird_url = replicas.groups()
-        base = wait_for(r"Dagster UI: (http://127\.0\.0\.1:\d+)", 120).group(1)
-        assert base == f"http://127.0.0.1:{port}"
-        assert "serving it as is" in "".join(output)  # keep + data: no jobs were run
-
+        replicas = demo.wait_for(r"t\.me replica serving on (\S+); eBird replica on (\S+)", 30)
+        demo.telegram_url, demo.ebird_url = replicas.groups()
+        demo.base = demo.wait_for(r"Dagster UI: (http://127\.0\.0\.1:\d+)", 120).group(1)
         deadline = time.monotonic() + 90
         while True:
-            data = _graphql(base, WORKSPACE)
+            data = _graphql(demo.base, WORKSPACE)
             (entry,) = data["workspaceOrError"]["locationEntries"]
             if entry["loadStatus"] == "LOADED" or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        location = entry["locationOrLoadError"]
-        assert location["__typename"] == "RepositoryLocation", location
-        (repository,) = location["repositories"]
-        assert "daily_pipeline_job" in {job["name"] for job in repository["jobs"]}
-        jobs_of = {"/".join(n["assetKey"]["path"]): n["jobNames"] for n in data["assetNodes"]}
-        assert "daily_pipeline_job" in jobs_of["scrape_telegram"]
-        where = {"location": location["name"], "repository": repository["name"]}
-
-        # The resources read the replicas' URLs from the environment (EnvVar: the UI shows
-        # the variable's name) ...
-        for resource, key, variable in (
-            ("telegram", "web_base_url", "TELEGRAM_WEB_BASE_URL"),
-            ("ebird", "api_base_url", "EBIRD_API_BASE_URL"),
-        ):
-            details = _graphql(base, RESOURCE, resource=resource, **where)
-            values = details["topLevelResourceDetailsOrError"]["configuredValues"]
-            assert {"key": key, "value": variable, "type": "ENV_VAR"} in values
-        # ... the code server that loads the definitions got the live replicas' URLs ...
-        tree = _descendants(demo.pid)
-        (code_server,) = [pid for pid in tree if {"api", "grpc"} <= set(_cmdline(pid))]
-        env = _environ(code_server)
-        assert env["TELEGRAM_WEB_BASE_URL"] == telegram_url
-        assert env["EBIRD_API_BASE_URL"] == ebird_url
-        assert env["DATABASE_URL"] == demo_paths(root)["DATABASE_URL"]
-        page = httpx.get(f"{telegram_url}/s/CheMed123", timeout=10)
-        assert page.status_code == 200 and "CheMed123" in page.text
-        # ... and code running in the code location reaches the eBird replica with the
-        # demo token: the availability sensor would request today's run.
-        tick = _graphql(base, SENSOR_DRY_RUN, **where)["sensorDryRun"]
-        assert tick["__typename"] == "DryRunInstigationTick", tick
-        result = tick["evaluationResult"]
-        assert result["error"] is None and result["skipReason"] is None, result
-        assert result["runRequests"], result
-        assert env["EBIRD_API_TOKEN"] == DEMO_EBIRD_TOKEN
-
-        # SIGTERM stops dagster dev, its children and the replicas.
-        tree = _descendants(demo.pid)
-        groups = {stat[2] for pid in tree if (stat := _proc_stat(pid))}
-        assert len(tree) >= 4  # dagster dev, webserver, daemon, code server(s)
-        demo.send_signal(signal.SIGTERM)
-        assert demo.wait(timeout=60) == 0, "".join(output)
-        assert not [pid for pid in tree if _alive(pid)]
-        assert not _live_in_groups(groups)
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{telegram_url}/s/CheMed123", timeout=5)
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{base}/server_info", timeout=5)
+        demo.workspace = data
+        yield demo
     finally:
-        for group in {demo.pid, *groups}:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGKILL)  # only if an assertion failed mid-way
-        demo.wait(timeout=10)
-    time.sleep(0.2)  # the reader thread hands over the last lines
-    while not lines.empty():
-        output.append(lines.get())
-    assert "stopped the Dagster UI and the replicas" in "".join(output)
+        if demo.proc.poll() is None:
+            demo.groups |= {s[2] for pid in _descendants(demo.proc.pid) if (s := _proc_stat(pid))}
+        demo.kill()
+
+
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="reads processes from /proc"
+)
+
+
+@pytest.mark.slow
+@needs_proc
+def test_demo_ui_serves_the_code_location_wired_to_live_replicas(demo_ui):
+    base, root = demo_ui.base, demo_ui.root
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base)
+    assert "serving it as is" in demo_ui.text()  # keep + data: no jobs were run
+
+    data = demo_ui.workspace
+    (entry,) = data["workspaceOrError"]["locationEntries"]
+    location = entry["locationOrLoadError"]
+    assert location["__typename"] == "RepositoryLocation", location
+    (repository,) = location["repositories"]
+    assert "daily_pipeline_job" in {job["name"] for job in repository["jobs"]}
+    jobs_of = {"/".join(n["assetKey"]["path"]): n["jobNames"] for n in data["assetNodes"]}
+    assert "daily_pipeline_job" in jobs_of["scrape_telegram"]
+    where = {"location": location["name"], "repository": repository["name"]}
+
+    # The resources read the replicas' URLs from the environment (EnvVar: the UI shows
+    # the variable's name) ...
+    for resource, key, variable in (
+        ("telegram", "web_base_url", "TELEGRAM_WEB_BASE_URL"),
+        ("ebird", "api_base_url", "EBIRD_API_BASE_URL"),
+    ):
+        details = _graphql(base, RESOURCE, resource=resource, **where)
+        values = details["topLevelResourceDetailsOrError"]["configuredValues"]
+        assert {"key": key, "value": variable, "type": "ENV_VAR"} in values
+    # ... the code server that loads the definitions got the live replicas' URLs ...
+    tree = _descendants(demo_ui.proc.pid)
+    (code_server,) = [pid for pid in tree if {"api", "grpc"} <= set(_cmdline(pid))]
+    env = _environ(code_server)
+    assert env["TELEGRAM_WEB_BASE_URL"] == demo_ui.telegram_url
+    assert env["EBIRD_API_BASE_URL"] == demo_ui.ebird_url
+    assert env["DATABASE_URL"] == demo_paths(root)["DATABASE_URL"]
+    page = httpx.get(f"{demo_ui.telegram_url}/s/CheMed123", timeout=10)
+    assert page.status_code == 200 and "CheMed123" in page.text
+    # ... and code running in the code location reaches the eBird replica with the
+    # demo token: the availability sensor would request today's run.
+    tick = _graphql(base, SENSOR_DRY_RUN, **where)["sensorDryRun"]
+    assert tick["__typename"] == "DryRunInstigationTick", tick
+    result = tick["evaluationResult"]
+    assert result["error"] is None and result["skipReason"] is None, result
+    assert result["runRequests"], result
+    assert env["EBIRD_API_TOKEN"] == DEMO_EBIRD_TOKEN
+
+
+# -- in a real browser ---------------------------------------------------------------------
+
+#: Every asset of the two pipelines, as the lineage graph names its nodes (the last part
+#: of the key: raw_ebird/<table>, staging/<model>, marts/<model>).
+TELEGRAM_ASSETS = ["scrape_telegram", "load_raw_data", "enrich_data_yolo", "load_yolo_detections"]
+RAW_EBIRD_ASSETS = [
+    "recent_observations", "notable_observations", "taxonomy", "hotspots",
+    "historic_observations",
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_ui_in_a_browser_lineage_launchpad_run_and_detection_previews(demo_ui):
+    """Headless Chromium on the demo UI: the whole lineage expanded, daily_pipeline_job
+    launched from its launchpad and followed to success, enrich_data_yolo's annotated
+    detections shown as pictures, and not one request off the machine. Screenshots:
+    test-artifacts/ui/{lineage,run,enrich_data_yolo}.png."""
+    from tests import ui_browser
+
+    reason = ui_browser.chromium_available()
+    require_service(reason is None, reason or "")  # CI installs Chromium: never skipped there
+    from playwright.sync_api import sync_playwright
+
+    from databox.transform.dag import load_dag
+
+    dag = load_dag()
+    expected = sorted(
+        [*TELEGRAM_ASSETS, *RAW_EBIRD_ASSETS, "data_quality_checks"]
+        + [m.split(".")[-1] for m in dag.models("staging") + dag.models("marts")]
+    )
+    base = demo_ui.base
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=ui_browser.CHROMIUM)
+        try:
+            page = browser.new_page(viewport=ui_browser.VIEWPORT)
+            off_machine = ui_browser.OffMachineRequests(page)
+
+            # 1. The global lineage opens as two collapsed group boxes; expanded, it shows
+            # every asset of both pipelines.
+            names = ui_browser.open_expanded_lineage(page, base)
+            ui_browser.shot(page, "lineage.png")
+            assert sorted(names) == expected
+
+            # 2. Launch daily_pipeline_job the README's way; it scrapes the t.me replica.
+            run_id = ui_browser.launch_from_launchpad(page, base, "daily_pipeline_job")
+            status = ui_browser.wait_for_run(base, run_id)
+            page.reload(wait_until="networkidle")
+            ui_browser.settle(page, 2500)
+            ui_browser.shot(page, "run.png")
+            assert status == "SUCCESS", f"run {run_id}: {status}"
+            page.get_by_text("Success", exact=True).first.wait_for()
+
+            # 3. The detections as pictures on the asset's page (inline data: URIs, which
+            # the UI can show, unlike a path on the run's machine).
+            ui_browser.open_asset(page, base, "enrich_data_yolo")
+            images = ui_browser.data_uri_images(page)
+            ui_browser.shot(page, "enrich_data_yolo.png")
+            assert images, "no <img src=data:image/…> on enrich_data_yolo's page"
+            assert all(src.startswith("data:image/") for src in images)
+        finally:
+            browser.close()
+    assert off_machine.urls == []
+
+
+# Stops the module's demo UI: keep it the last test of the module.
+@pytest.mark.slow
+@needs_proc
+def test_sigterm_stops_the_demo_ui_its_processes_and_the_replicas(demo_ui):
+    demo, base = demo_ui.proc, demo_ui.base
+    assert demo.poll() is None, demo_ui.text()
+    tree = _descendants(demo.pid)
+    demo_ui.groups |= {stat[2] for pid in tree if (stat := _proc_stat(pid))}
+    assert len(tree) >= 4  # dagster dev, webserver, daemon, code server(s)
+    demo.send_signal(signal.SIGTERM)
+    assert demo.wait(timeout=60) == 0, demo_ui.text()
+    assert not [pid for pid in tree if _alive(pid)]
+    assert not _live_in_groups(demo_ui.groups)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{demo_ui.telegram_url}/s/CheMed123", timeout=5)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base}/server_info", timeout=5)
+    demo_ui.drain()
+    assert "stopped the Dagster UI and the replicas" in demo_ui.text()

@@ -6,6 +6,8 @@ Production mode: PostgreSQL warehouse, PostgreSQL Dagster instance, multiprocess
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.dagster_helpers import dagster, pipeline_env
@@ -50,17 +52,43 @@ def _detections(database_url: str) -> tuple[list, list]:
     )
 
 
+def _steps_succeeded(proc, op: str) -> list[str]:
+    """Mapping keys of the dynamic steps ``op`` that succeeded, from the CLI's event log."""
+    log = proc.stdout + proc.stderr
+    return sorted(set(re.findall(rf"{re.escape(op)}\[(\w+)\] - STEP_SUCCESS", log)))
+
+
+def _latest_metadata(home) -> dict[str, dict]:
+    """The newest materialization's metadata per Telegram asset, as plain values."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        out = {}
+        for key in ("load_raw_data", "enrich_data_yolo", "load_yolo_detections"):
+            event = instance.get_latest_materialization_event(dg.AssetKey(key))
+            assert event is not None, f"{key} was not materialized"
+            metadata = event.asset_materialization.metadata
+            out[key] = {k: getattr(v, "value", v) for k, v in metadata.items()}
+    return out
+
+
 def test_job_runs_on_duckdb_and_is_idempotent(tmp_path, replica, duckdb_url):
     env = pipeline_env(
         tmp_path,
         database_url=duckdb_url,
         telegram_base_url=replica.base_url,
         DATABOX_EXECUTOR="in_process",
+        ENRICH_CHUNK_SIZE="8",
     )
     proc = dagster(
         ["job", "execute", "-f", "orchestration/definitions.py", "-j", "daily_pipeline_job"], env
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    # One scrape step per channel, one detection step per chunk of ≤ 8 photos.
+    assert _steps_succeeded(proc, "scrape_telegram.scrape_channel") == [
+        "CheMed123",
+        "lobelia4cosmetics",
+    ]
 
     counts = _table_counts(duckdb_url)
     expected = {
@@ -74,14 +102,26 @@ def test_job_runs_on_duckdb_and_is_idempotent(tmp_path, replica, duckdb_url):
         len(p.photos) for ch in expected for p in replica.corpus.channels[ch].posts.values()
     )
     assert len(images) == photos > 0
+    chunks = _steps_succeeded(proc, "enrich_data_yolo.detect_chunk")
+    assert chunks == [f"chunk_{i:04d}" for i in range(-(-photos // 8))] and len(chunks) >= 2
+    assert "enrich_data_yolo.collect_enrichment - STEP_SUCCESS" in proc.stdout + proc.stderr
     assert {r["status"] for r in images} <= {"ok", "no_objects"}
     assert boxes and {b["channel"] for b in boxes} <= set(expected)
+    # What the UI shows: row counts of the loaded tables, the annotated photos as pictures.
+    meta = _latest_metadata(tmp_path / "dagster_home")
+    assert meta["load_raw_data"]["dagster/row_count"] == sum(counts.values())
+    assert meta["load_yolo_detections"]["dagster/row_count"] == len(boxes)
+    assert "| channel | message_id |" in meta["load_raw_data"]["preview"]
+    assert meta["enrich_data_yolo"]["images_processed"] == photos
+    assert meta["enrich_data_yolo"]["annotated"].count("](data:image/jpeg;base64,") >= 1
+    assert not any(k.startswith("annotated_") for k in meta["enrich_data_yolo"])
 
     # A second run with nothing new leaves the warehouse unchanged.
     proc = dagster(
         ["job", "execute", "-f", "orchestration/definitions.py", "-j", "daily_pipeline_job"], env
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert _steps_succeeded(proc, "enrich_data_yolo.detect_chunk") == []  # nothing pending
     assert _checksum(duckdb_url) == before
     assert _detections(duckdb_url) == (images, boxes)
 
@@ -134,11 +174,16 @@ def test_job_runs_in_production_mode(tmp_path, replica, pg_url):
         telegram_base_url=replica.base_url,
         DAGSTER_PG_URL=pg_url,
         DATABOX_EXECUTOR="multiprocess",
+        # Every step is a subprocess here (~3-5 s each to start): one channel and one
+        # chunk keep the step count down; the DuckDB test covers several of each.
+        TELEGRAM_CHANNELS="CheMed123",
+        ENRICH_CHUNK_SIZE="1000",
     )
     proc = dagster(
         ["job", "execute", "-f", "orchestration/definitions.py", "-j", "daily_pipeline_job"], env
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert len(_steps_succeeded(proc, "enrich_data_yolo.detect_chunk")) >= 1
     counts = _table_counts(pg_url)
     assert counts["CheMed123"] == len(replica.corpus.channels["CheMed123"].posts)
 

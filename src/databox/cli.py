@@ -8,6 +8,8 @@ databox demo              offline demo: local replicas → both pipelines → Du
 databox telegram login    create a Telethon StringSession once
 databox replica telegram  serve the local t.me replica (for trying things by hand)
 databox replica ebird     serve the local eBird API replica
+databox deploy up         the production topology on this host (deploy/production)
+databox deploy check      whether the instance database, the broker and the warehouse answer
 """
 
 from __future__ import annotations
@@ -187,6 +189,27 @@ def cmd_replica_ebird(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy_up(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from databox.config import load_dotenv_file
+    from databox.deploy.up import deploy_up
+
+    load_dotenv_file()
+    return deploy_up(host=args.host, port=args.port, workers=args.workers,
+                     grpc_port=args.grpc_port, home=Path(args.home), log=_log)  # fmt: skip
+
+
+def cmd_deploy_check(args: argparse.Namespace) -> int:
+    from databox.config import load_dotenv_file
+    from databox.deploy.check import deploy_problems
+
+    load_dotenv_file()
+    require(deploy_problems(os.environ))
+    print("deploy check: the Dagster instance database, the broker and the warehouse answer")
+    return 0
+
+
 def _add_demo_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--demo",
@@ -257,6 +280,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("ebird", "serve the eBird API 2.0 replica", cmd_replica_ebird, rep)
     p.add_argument("--port", type=int, default=8082)
     p.add_argument("--token", default="test-token", help="the X-eBirdApiToken it accepts")
+
+    from databox.deploy import processes as dp
+
+    dep = sub.add_parser("deploy", help="the production topology").add_subparsers(
+        dest="deploy_command", required=True
+    )
+    p = command("up", "start the production topology on this host until Ctrl-C", cmd_deploy_up, dep)
+    p.add_argument("--host", default=dp.DEFAULT_HOST, help="the UI's address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=dp.DEFAULT_PORT, help="the UI's port (default 3000)")
+    p.add_argument(
+        "--workers", type=int, default=dp.DEFAULT_WORKERS, help="celery workers (default 2)"
+    )
+    p.add_argument(
+        "--grpc-port",
+        type=int,
+        default=dp.DEFAULT_GRPC_PORT,
+        help="the code server's port (default 4266)",
+    )
+    p.add_argument(
+        "--home",
+        default="data/deploy/dagster_home",
+        help="DAGSTER_HOME to use (default data/deploy/dagster_home)",
+    )
+    command(
+        "check", "check the instance database, the broker and the warehouse", cmd_deploy_check, dep
+    )
     return parser
 
 

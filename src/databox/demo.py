@@ -244,6 +244,19 @@ def run_demo_jobs(env: dict[str, str], log: Callable[[str], None]) -> bool:
     return missing_model is None
 
 
+#: Posts per channel the demo's t.me replica serves. DATABOX_DEMO_POSTS_PER_CHANNEL
+#: makes a smaller corpus for a quick try (the UI test uses one).
+DEFAULT_DEMO_POSTS_PER_CHANNEL = 240
+
+
+def demo_posts_per_channel() -> int:
+    from databox.config_values import positive_int
+
+    return positive_int(
+        os.environ, "DATABOX_DEMO_POSTS_PER_CHANNEL", DEFAULT_DEMO_POSTS_PER_CHANNEL
+    )
+
+
 def run_demo(
     workdir: str = "data/demo",
     keep: bool = False,
@@ -268,7 +281,7 @@ def run_demo(
     photos = find_sample_photos()
     log(f"replica photos: {len(photos)} from {photos[0].parent if photos else 'nowhere'}")
     # Seeded and dated by today: kept data from today sees the same corpus, older data newer posts.
-    corpus = build_demo_corpus(photos)
+    corpus = build_demo_corpus(photos, posts_per_channel=demo_posts_per_channel())
     with (
         sigterm_as_keyboard_interrupt(),
         TelegramWebReplica(corpus) as replica,

@@ -135,50 +135,77 @@ def enrich_images(
     lock_timeout: float = 600.0,
     log: Callable[[str], None] = print,
 ) -> EnrichReport:
+    """The whole enrichment in this process: find what is pending, detect, consolidate.
+    (``databox.enrich.chunks`` splits the same work into steps for several workers.)"""
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     started = time.perf_counter()
-    products = frozenset(product_classes)
-    version = detector.model_version
-    report = EnrichReport(model_version=version)
+    report = EnrichReport(model_version=detector.model_version)
     with processed.writer_lock(lock_timeout):
-        todo, report.images_seen = pending_photos(lake, processed, version)
-        log(f"{len(todo)} of {report.images_seen} images need detection with {version}")
-        image_rows: list[dict] = []
-        detection_rows: list[dict] = []
-
-        def commit() -> None:
-            if image_rows:
-                processed.commit_batch(image_rows, detection_rows)
-                report.batches_committed += 1
-                image_rows.clear()
-                detection_rows.clear()
-
-        try:
-            for photo, result in _results(todo, detector, decode_workers):
-                category = categorise(result.detections, products)
-                image, boxes = _rows(result, photo, version, category)
-                image_rows.append(image)
-                detection_rows.extend(boxes)
-                _count(report, photo, result, category, log)
-                if result.status != "error" and len(report.annotated) < annotate:
-                    _annotate(report, processed, photo, result, log)
-                if len(image_rows) >= batch_size:
-                    commit()
-            commit()
-        except BaseException:
-            # Interrupted (an error, Dagster terminating the step): keep the finished
-            # photos of the open batch too; the next run does the rest.
-            if image_rows:
-                try:
-                    commit()
-                except Exception as exc:
-                    log(f"could not commit the last {len(image_rows)} results: {exc}")
-            raise
+        todo, report.images_seen = pending_photos(lake, processed, report.model_version)
+        log(
+            f"{len(todo)} of {report.images_seen} images need detection with {detector.model_version}"
+        )
+        detect_and_commit(
+            todo, processed, detector, report,
+            product_classes=product_classes, annotate=annotate,
+            decode_workers=decode_workers, batch_size=batch_size, log=log,
+        )  # fmt: skip
         # Once per run: fold the parts into the CSVs (also a crashed run's parts).
         processed.consolidate()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def detect_and_commit(
+    todo: list[Photo],
+    processed: ProcessedDir,
+    detector: Detector,
+    report: EnrichReport,
+    *,
+    product_classes: Iterable[str] = DEFAULT_PRODUCT_CLASSES,
+    annotate: int = 6,
+    decode_workers: int = 2,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Detect ``todo`` and commit the results every ``batch_size`` photos as part files
+    (no lock needed: see ``outputs``), counting into ``report``. Does not consolidate."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    products = frozenset(product_classes)
+    version = detector.model_version
+    image_rows: list[dict] = []
+    detection_rows: list[dict] = []
+
+    def commit() -> None:
+        if image_rows:
+            processed.commit_batch(image_rows, detection_rows)
+            report.batches_committed += 1
+            image_rows.clear()
+            detection_rows.clear()
+
+    try:
+        for photo, result in _results(todo, detector, decode_workers):
+            category = categorise(result.detections, products)
+            image, boxes = _rows(result, photo, version, category)
+            image_rows.append(image)
+            detection_rows.extend(boxes)
+            _count(report, photo, result, category, log)
+            if result.status != "error" and len(report.annotated) < annotate:
+                _annotate(report, processed, photo, result, log)
+            if len(image_rows) >= batch_size:
+                commit()
+        commit()
+    except BaseException:
+        # Interrupted (an error, Dagster terminating the step): keep the finished
+        # photos of the open batch too; the next run does the rest.
+        if image_rows:
+            try:
+                commit()
+            except Exception as exc:
+                log(f"could not commit the last {len(image_rows)} results: {exc}")
+        raise
 
 
 def _count(

@@ -32,6 +32,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -140,16 +141,33 @@ def _inside(real: Path, roots: tuple[Path, ...]) -> bool:
     return any(real.is_relative_to(root) for root in roots)
 
 
+def lake_entries(lake: DataLake, rels: Iterable[str]) -> list[Path]:
+    """The entries named by lake-relative paths (a chunk's list), refusing any that
+    would point outside the images directory: such a list is a bug, never data."""
+    images = lake.images_dir.relative_to(lake.root).as_posix() + "/"
+    paths = []
+    for rel in rels:
+        if not rel.startswith(images) or ".." in Path(rel).parts:
+            raise ValueError(f"{rel!r}: not a photo path under {lake.images_dir}")
+        paths.append(lake.root / rel)
+    return paths
+
+
 def pending_photos(
-    lake: DataLake, processed: ProcessedDir, model_version: str
+    lake: DataLake,
+    processed: ProcessedDir,
+    model_version: str,
+    only: Iterable[str] | None = None,
 ) -> tuple[list[Photo], int]:
     """Entries without a row for ``model_version`` that still describes them, and how
-    many entries there are. Bad entries come back with their ``problem`` set."""
+    many entries there are. Bad entries come back with their ``problem`` set.
+    ``only`` (lake-relative paths) restricts the look to those entries: a chunk step
+    re-checks its photos, so a retried chunk skips what it committed before."""
     done = {
         r["image_path"]: r for r in processed.read_images() if r["model_version"] == model_version
     }
     todo = []
-    paths = lake_images(lake)
+    paths = lake_images(lake) if only is None else lake_entries(lake, only)
     for path in paths:
         photo = inspect_entry(lake, path)
         previous = done.get(photo.rel)

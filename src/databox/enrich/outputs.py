@@ -2,7 +2,7 @@
 
 ``yolo_detections.csv``  one row per detected object (the seed's file)
 ``yolo_images.csv``      one row per (image, model version): status, category, counts
-``parts/<n>.json``       batches committed since the last consolidation (see below)
+``parts/<name>.json``    batches committed since the last consolidation (see below)
 ``annotated/``           a few photos with their boxes drawn, for people to look at
 
 Both CSVs are keyed by (image_path, model_version). A run commits every batch of
@@ -13,6 +13,14 @@ per-batch rewrites of an ever-growing CSV would make a large run quadratic) and 
 deleted. Readers always see the CSVs overlaid by the parts, newest part last, so the
 view is the same before and after consolidation and after a crash at any point of it:
 an image's row and its boxes always come from the same source.
+
+Committing needs no lock: a part's name is unique to its writer
+(``<time_ns>-<pid>-<random>.json``, so names sort oldest first across processes), which
+lets the chunk steps of one enrichment (``databox.enrich.chunks``) commit in parallel
+from different processes or hosts. Only consolidation (a read-modify-write of the CSVs)
+holds ``writer_lock``; it deletes exactly the parts it folded, so a part committed while
+it runs stays and keeps overlaying the CSVs. Parts of an older release (``<n>.json``,
+8 digits) still read, as older than any new part.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import io
 import json
 import os
 import re
+import secrets
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,15 +72,17 @@ IMAGE_COLUMNS = (
     "image_height",
     "processed_at",
 )
-_PART = re.compile(r"^(\d{8})\.json$")
+_LEGACY_PART = re.compile(r"^\d{8}\.json$")
+_PART = re.compile(r"^\d{20}-\d+-[0-9a-f]{8}\.json$")
+#: A temp file this old is a crashed write, not one in flight in another process.
+STALE_TEMP_SECONDS = 3600
 Key = tuple[str, str]
 
 
 class ProcessedDir:
     def __init__(self, root: Path | str):
         self.root = Path(root)
-        # The next part number, listed once per run (under writer_lock), not per batch.
-        self._next_part: int | None = None
+        self._last_ns = 0  # part names of this process strictly increase
 
     @property
     def detections_csv(self) -> Path:
@@ -90,14 +102,10 @@ class ProcessedDir:
 
     @contextmanager
     def writer_lock(self, timeout: float = 600.0) -> Iterator[None]:
-        """One writer (an enrichment run) at a time: part numbers and consolidation are
-        read-modify-write. Readers need no lock."""
+        """One consolidation (or whole sequential run) at a time: consolidation is a
+        read-modify-write of the CSVs. Readers and ``commit_batch`` need no lock."""
         with file_lock(self.root / ".enrich.lock", timeout=timeout):
-            self._next_part = None  # another process may have written parts meanwhile
-            try:
-                yield
-            finally:
-                self._next_part = None
+            yield
 
     # -- reading: the CSVs overlaid by the committed parts ----------------------------
 
@@ -111,11 +119,16 @@ class ProcessedDir:
         """(image rows, detection rows) from one snapshot: every image with its boxes."""
         return self._view()
 
-    def part_numbers(self) -> list[int]:
-        """Committed, not yet consolidated batches, oldest first."""
+    def part_names(self) -> list[str]:
+        """Committed, not yet consolidated batches (file names), oldest first."""
         if not self.parts_dir.is_dir():
             return []
-        return sorted(int(m[1]) for p in self.parts_dir.iterdir() if (m := _PART.match(p.name)))
+        names = [p.name for p in self.parts_dir.iterdir()]
+        legacy = sorted(n for n in names if _LEGACY_PART.match(n))
+        return legacy + sorted(n for n in names if _PART.match(n))
+
+    #: The older name of ``part_names`` (callers only test for emptiness).
+    part_numbers = part_names
 
     def _view(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         # Parts are read before the CSVs: a consolidation that lands in between has
@@ -123,7 +136,7 @@ class ProcessedDir:
         # means a consolidation finished meanwhile: read everything again.
         for _ in range(10):
             try:
-                parts = [self._read_part(n) for n in self.part_numbers()]
+                parts = [self._read_part(n) for n in self.part_names()]
             except FileNotFoundError:
                 continue
             images: dict[Key, dict[str, str]] = {}
@@ -141,8 +154,8 @@ class ProcessedDir:
             return sorted(images.values(), key=_order), sorted(boxes, key=_order)
         raise RuntimeError(f"{self.parts_dir}: parts kept vanishing while being read")
 
-    def _read_part(self, number: int) -> dict[str, list[dict[str, str]]]:
-        path = self.parts_dir / f"{number:08d}.json"
+    def _read_part(self, name: str) -> dict[str, list[dict[str, str]]]:
+        path = self.parts_dir / name
         try:
             part = json.loads(path.read_bytes())
             return {"images": part["images"], "detections": part["detections"]}
@@ -151,35 +164,40 @@ class ProcessedDir:
         except (ValueError, KeyError, TypeError) as exc:  # renamed only once complete
             raise ValueError(f"{path}: corrupt enrichment part file: {exc}") from exc
 
-    # -- writing (hold ``writer_lock``) ----------------------------------------------
+    # -- writing ---------------------------------------------------------------------
 
     def commit_batch(self, image_rows: list[dict], detection_rows: list[dict]) -> Path:
         """Durably add one batch; its rows replace earlier rows of the same images.
 
         The rows are stored as the CSVs would read them back (text, "" for None), in
         one file, so the batch's image rows and boxes appear together or not at all.
+        Safe to call from several processes at once (the name is unique, no lock).
         """
-        if self._next_part is None:
-            numbers = self.part_numbers()
-            self._next_part = (numbers[-1] if numbers else 0) + 1
-        path = self.parts_dir / f"{self._next_part:08d}.json"
+        self._last_ns = max(time.time_ns(), self._last_ns + 1)
+        name = f"{self._last_ns:020d}-{os.getpid()}-{secrets.token_hex(4)}.json"
+        path = self.parts_dir / name
         payload = {
             "images": [_as_text(r, IMAGE_COLUMNS) for r in image_rows],
             "detections": [_as_text(r, DETECTION_COLUMNS) for r in detection_rows],
         }
         atomic_write_bytes(path, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
-        self._next_part += 1
         return path
 
     def consolidate(self) -> int:
         """Fold the committed parts into the two CSVs, then delete them. Returns how
-        many parts were folded; with none the CSVs are not touched."""
-        numbers = self.part_numbers()
-        self._next_part = None
+        many parts were folded; with none the CSVs are not touched. Hold ``writer_lock``."""
+        names = self.part_names()
         if self.parts_dir.is_dir():
+            # A write a crash interrupted was never committed. A recent temp file may be
+            # a chunk step committing right now in another process: left alone.
+            cutoff = time.time() - STALE_TEMP_SECONDS
             for stale in self.parts_dir.glob(".*.tmp"):
-                stale.unlink(missing_ok=True)  # a write a crash interrupted: never committed
-        if not numbers:
+                try:
+                    if stale.stat().st_mtime < cutoff:
+                        stale.unlink(missing_ok=True)
+                except FileNotFoundError:
+                    pass
+        if not names:
             return 0
         images, boxes = self._view()
         # Detections first: a reader that sees the new image rows finds their boxes.
@@ -187,10 +205,10 @@ class ProcessedDir:
         # the two writes changes nothing a reader sees.
         _write(self.detections_csv, DETECTION_COLUMNS, boxes)
         _write(self.images_csv, IMAGE_COLUMNS, images)
-        for n in numbers:
-            (self.parts_dir / f"{n:08d}.json").unlink(missing_ok=True)
+        for name in names:
+            (self.parts_dir / name).unlink(missing_ok=True)
         _fsync_dir(self.parts_dir)
-        return len(numbers)
+        return len(names)
 
 
 def _key(row: dict) -> Key:

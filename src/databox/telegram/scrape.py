@@ -293,9 +293,11 @@ def scrape_channels(
     lake: DataLake | None = None,
     *,
     source: TelegramSource | None = None,
+    channels: Sequence[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> ScrapeReport:
-    """Synchronous entry point used by the CLI and the Dagster asset."""
+    """Synchronous entry point used by the CLI and the Dagster asset. ``channels`` (by
+    default every configured one) lets Dagster run one step per channel."""
     # Recoveries from a damaged watermark or pending file are announced in the scrape log.
     lake = lake or DataLake(settings.data_lake_dir, warn=log)
     source = source or make_source(settings, log)
@@ -305,9 +307,22 @@ def scrape_channels(
         scrape_channels_async(
             source,
             lake,
-            settings.telegram_channels,
+            settings.telegram_channels if channels is None else channels,
             concurrency=settings.telegram_concurrency,
             log=log,
             photo_fetcher=fetcher,
         )
+    )
+
+
+def merge_reports(
+    reports: Sequence[ScrapeReport], *, source: str, base_url: str | None, seconds: float
+) -> ScrapeReport:
+    """The per-channel reports of one scrape (steps run apart) as one report, with the
+    same failure summary and hint as a scrape of all channels in one call."""
+    return ScrapeReport(
+        source=reports[0].source if reports else source,
+        channels=[c for r in reports for c in r.channels],
+        seconds=seconds,
+        base_url=reports[0].base_url if reports else base_url,
     )

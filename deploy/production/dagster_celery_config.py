@@ -1,0 +1,16 @@
+"""Celery settings of the Databox workers (``celery -A dagster_celery.app worker``).
+
+dagster_celery's app imports a module named ``dagster_celery_config`` when one is on
+the path; the workers get this directory on PYTHONPATH (src/databox/deploy/processes.py,
+Dockerfile). The run side (the celery executor in orchestration/definitions.py) reads
+the same CELERY_BROKER_URL, so runs and workers always meet on one broker.
+"""
+
+import os
+
+#: Required: a worker without a broker would silently wait on amqp://localhost.
+broker_url = os.environ["CELERY_BROKER_URL"]
+result_backend = "rpc://"
+#: A step can run for minutes: a worker takes one at a time, so idle workers get the next.
+worker_prefetch_multiplier = 1
+broker_connection_retry_on_startup = True
