@@ -91,3 +91,26 @@ def coco_photos() -> list[Path]:
     photos = sorted(folder.glob("*.jpg"))
     require_service(bool(photos), f"no sample photos at {folder}")
     return photos
+
+
+#: The longest test files (tens of seconds each: Dagster runs, the production topology, the
+#: browser), longest first. Under pytest-xdist's ``--dist loadfile`` a file goes to the next
+#: free worker in collection order, so starting with these and letting the many short files
+#: fill in behind them keeps one long file from running alone at the end.
+LONG_FILES = (
+    "test_ebird_job.py",
+    "test_pipeline_job.py",
+    "test_deploy.py",
+    "test_demo_ui.py",
+    "test_transform.py",
+    "test_definitions.py",
+    "test_dagster_dev.py",
+    "test_instance_race.py",
+    "test_ebird_metadata.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    # A stable sort: the order inside a file (and among the short files) is kept.
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))
