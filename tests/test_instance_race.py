@@ -108,10 +108,17 @@ def test_two_cli_runs_started_together_on_a_fresh_dagster_home_both_succeed(tmp_
             procs.append(
                 subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             )
+    try:
+        for proc in procs:
+            # ~10 s on a quiet box; generous because the shipped pool limit (1) makes the
+            # second run wait for the first's warehouse slot, which a loaded box stretches.
+            proc.wait(timeout=300)
+    finally:
+        for proc in procs:  # never leave a run behind, whatever happened
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
     for proc, log in zip(procs, logs, strict=True):
-        # ~10 s on a quiet box; generous because the shipped pool limit (1) makes the second
-        # run wait for the first's warehouse slot, which a loaded CI box stretches.
-        proc.wait(timeout=300)
         output = log.read_text()
         assert proc.returncode == 0, output[-3000:]
         assert "RUN_SUCCESS" in output, output[-3000:]
