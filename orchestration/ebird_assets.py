@@ -41,7 +41,7 @@ from databox.transform.dag import load_dag
 from orchestration.definition_settings import ebird_history_start, ebird_timezone
 from orchestration.ebird_metadata import ROW_COUNT, table_metadata, with_table_metadata
 from orchestration.resources import EbirdResource, WarehouseResource
-from orchestration.telegram_assets import TRANSIENT_RETRY, WAREHOUSE_POOL, _markdown_table
+from orchestration.telegram_shared import TRANSIENT_RETRY, WAREHOUSE_POOL, markdown_table
 
 EBIRD_GROUP = "ebird"
 #: dlt resources of the unpartitioned ingestion, in the order the source yields them.
@@ -379,7 +379,7 @@ def _table_check(table: str, blocking: bool):
                 "failed": len(failed),
                 "warnings": len(warned),
                 "checks": dg.MetadataValue.md(
-                    _markdown_table(
+                    markdown_table(
                         _outcome_rows(outcomes), ["check", "severity", "result", "failing_rows"]
                     )
                 ),
@@ -428,7 +428,7 @@ def data_quality_checks(
         "warnings": len(warnings),
         "skipped": sum(1 for o in outcomes if o.skipped),
         "results": dg.MetadataValue.md(
-            _markdown_table(
+            markdown_table(
                 _outcome_rows(outcomes), ["check", "table", "severity", "result", "failing_rows"]
             )
         ),

@@ -12,7 +12,7 @@ import dagster as dg
 
 from databox.ebird.tables import preview, row_count
 from databox.warehouse.base import Warehouse
-from orchestration.telegram_assets import _markdown_table
+from orchestration.telegram_shared import markdown_table
 
 #: dagster-dlt metadata dropped from the UI (see the module docstring).
 DROPPED_DLT_KEYS = ("jobs",)
@@ -28,7 +28,7 @@ def table_metadata(wh: Warehouse, table: str, obs_date: str | None = None) -> di
     metadata: dict = {ROW_COUNT: dg.MetadataValue.int(count)}
     columns, rows = preview(wh, table, obs_date=obs_date)
     if rows:
-        metadata["preview"] = dg.MetadataValue.md(_markdown_table(rows, columns))
+        metadata["preview"] = dg.MetadataValue.md(markdown_table(rows, columns))
     return metadata
 
 

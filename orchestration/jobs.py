@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.definition_settings import telegram_schedule
-from orchestration.telegram_assets import TELEGRAM_GROUP
+from orchestration.telegram_shared import TELEGRAM_GROUP
 
 _CRON, _TIMEZONE = telegram_schedule()
 

@@ -13,20 +13,15 @@ from orchestration.telegram_enrich import enrich_data_yolo, no_image_errors
 from orchestration.telegram_scrape import scrape_telegram
 from orchestration.telegram_shared import (
     TELEGRAM_GROUP,
-    TELEGRAM_POOL,
     TRANSIENT_RETRY,
     WAREHOUSE_POOL,
+    markdown_table,
 )
-from orchestration.telegram_shared import markdown_table as _markdown_table
 
-# Re-exported: definitions.py loads the assets and checks of this module, and
-# ebird_assets imports the shared names from here.
+# Re-exported: definitions.py loads the assets and checks of this module (the shared
+# constants live in telegram_shared).
 __all__ = [
     "TELEGRAM_GROUP",
-    "TELEGRAM_POOL",
-    "TRANSIENT_RETRY",
-    "WAREHOUSE_POOL",
-    "_markdown_table",
     "enrich_data_yolo",
     "load_raw_data",
     "load_yolo_detections",
@@ -78,7 +73,7 @@ def load_raw_data(
         **{f"rows/{channel}": n for channel, n in sorted(report.per_channel.items())},
     }
     metadata["preview"] = dg.MetadataValue.md(
-        _markdown_table(preview, ["channel", "message_id", "date", "views", "text"])
+        markdown_table(preview, ["channel", "message_id", "date", "views", "text"])
     )
     metadata["unresolved_load_errors"] = len(report.errors)
     # Fail on what this run found; problems of earlier runs in files unchanged since
@@ -116,7 +111,7 @@ def no_unresolved_load_errors(warehouse: WarehouseResource) -> dg.AssetCheckResu
         metadata={
             "unresolved": len(unresolved),
             "errors": dg.MetadataValue.md(
-                _markdown_table(unresolved[:20], ["source_file", "record_index", "error"])
+                markdown_table(unresolved[:20], ["source_file", "record_index", "error"])
             ),
         },
     )
@@ -160,12 +155,12 @@ def load_yolo_detections(
             "boxes_updated": report.boxes_updated,
             "boxes_deleted": report.boxes_deleted,
             "seconds": round(report.seconds, 3),
-            "objects_per_class": dg.MetadataValue.md(_markdown_table(rows, ["class", "objects"])),
+            "objects_per_class": dg.MetadataValue.md(markdown_table(rows, ["class", "objects"])),
             "images_per_category": dg.MetadataValue.md(
-                _markdown_table(cats, ["category", "images"])
+                markdown_table(cats, ["category", "images"])
             ),
             "preview": dg.MetadataValue.md(
-                _markdown_table(preview, ["image_path", "box_index", "class_name", "confidence"])
+                markdown_table(preview, ["image_path", "box_index", "class_name", "confidence"])
             ),
         }
     )

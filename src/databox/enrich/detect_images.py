@@ -137,8 +137,6 @@ def enrich_images(
 ) -> EnrichReport:
     """The whole enrichment in this process: find what is pending, detect, consolidate.
     (``databox.enrich.chunks`` splits the same work into steps for several workers.)"""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
     started = time.perf_counter()
     report = EnrichReport(model_version=detector.model_version)
     with processed.writer_lock(lock_timeout):

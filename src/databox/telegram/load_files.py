@@ -246,7 +246,6 @@ class Loader:
         the problems earlier runs found in them are still open and still reported."""
         found = fetch_unresolved(self.s, self.new_error_ids)
         self.report.errors = sorted(found, key=lambda e: e.earlier)  # stable: oldest first
-        self.report.unresolved_errors = len(found)
 
 
 class _Counted:

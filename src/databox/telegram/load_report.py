@@ -24,9 +24,12 @@ class LoadReport:
     #: runs found in files that have not changed since (``LoadError.earlier``). A file
     #: is not re-read while unchanged, but its problems are not gone.
     errors: list[LoadError] = field(default_factory=list)
-    #: Unresolved rows in raw.load_errors after the run (``len(errors)`` once it ends).
-    unresolved_errors: int = 0
     seconds: float = 0.0
+
+    @property
+    def unresolved_errors(self) -> int:
+        """Unresolved rows in raw.load_errors after the run."""
+        return len(self.errors)
 
     @property
     def ok(self) -> bool:
