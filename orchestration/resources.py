@@ -118,7 +118,8 @@ class TelegramResource(dg.ConfigurableResource):
 
 class DetectorResource(dg.ConfigurableResource):
     """The object detector and where its results go. The model is opened once per
-    step; ``YOLO_MODEL`` picks it (else the documented default locations)."""
+    process (databox.detect.shared) and reused by its steps; ``YOLO_MODEL`` picks it
+    (else the documented default locations)."""
 
     model_path: str | None = None
     score_threshold: str | None = None
@@ -126,6 +127,8 @@ class DetectorResource(dg.ConfigurableResource):
     product_classes: str | None = None
     threads: str | None = None
     processed_dir: str = "data/processed"
+    chunk_size: str | None = None
+    workers: str | None = None
 
     def settings(self) -> Settings:
         return _settings(
@@ -136,6 +139,8 @@ class DetectorResource(dg.ConfigurableResource):
                 "YOLO_PRODUCT_CLASSES": self.product_classes,
                 "YOLO_THREADS": self.threads,
                 "PROCESSED_DATA_DIR": self.processed_dir,
+                "ENRICH_CHUNK_SIZE": self.chunk_size,
+                "ENRICH_WORKERS": self.workers,
             }
         )
 
@@ -147,10 +152,11 @@ class DetectorResource(dg.ConfigurableResource):
         return ProcessedDir(path)
 
     def detector(self):
-        from databox.detect import Detector
+        # Shared per process: a celery worker runs many chunk steps, one session serves all.
+        from databox.detect.shared import shared_detector
 
         s = self.settings()
-        return Detector(
+        return shared_detector(
             s.yolo_model,
             score_threshold=s.yolo_score_threshold,
             iou_threshold=s.yolo_iou_threshold,
@@ -214,6 +220,8 @@ def build_resources() -> dict[str, Any]:
             product_classes=env_or_default("YOLO_PRODUCT_CLASSES"),
             threads=env_or_default("YOLO_THREADS"),
             processed_dir=env_or_default("PROCESSED_DATA_DIR", "data/processed"),
+            chunk_size=env_or_default("ENRICH_CHUNK_SIZE"),
+            workers=env_or_default("ENRICH_WORKERS"),
         ),
         "ebird": EbirdResource(
             api_token=env_or_default("EBIRD_API_TOKEN"),

@@ -34,17 +34,16 @@ def _product_kwargs(detector: DetectorResource) -> dict:
 def plan_enrich_chunks(
     context: dg.OpExecutionContext, detector: DetectorResource, lake: DataLakeResource
 ):
-    from databox.enrich.chunks import chunk_size_from_env, plan_chunks
+    from databox.enrich.chunks import plan_chunks
 
-    try:
-        chunk_size = chunk_size_from_env()
-    except ValueError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    settings = detector.settings()  # ENRICH_CHUNK_SIZE/ENRICH_WORKERS validated here
     model = detector.detector()  # a missing model fails here with how to obtain one
-    plan = plan_chunks(lake.lake(), detector.processed(), model, chunk_size)
+    size, workers = settings.enrich_chunk_size, settings.enrich_workers
+    plan = plan_chunks(lake.lake(), detector.processed(), model, size, workers)
     context.log.info(
         f"{plan.images_pending} of {plan.images_seen} images need detection with "
-        f"{plan.model_version}: {len(plan.chunks)} chunk(s) of at most {chunk_size}"
+        f"{plan.model_version}: {len(plan.chunks)} chunk(s) of at most {size} "
+        f"for {workers} worker(s)"
     )
     yield dg.Output(plan, "plan", metadata={"chunks": len(plan.chunks)})
     for i, paths in enumerate(plan.chunks):
@@ -145,7 +144,7 @@ def collect_enrichment(
         "yet for the current model version: data/processed/yolo_detections.csv (one row "
         "per object), yolo_images.csv (status and category per photo), annotated/ samples "
         "(previewed as pictures in the metadata). The photos are detected in chunks of "
-        "ENRICH_CHUNK_SIZE (64), one step each, so several workers share the work."
+        "ENRICH_CHUNK_SIZE (128), one step each, so several workers share the work."
     ),
 )
 def enrich_data_yolo(load_raw_data):

@@ -246,6 +246,11 @@ def test_deploy_up_runs_both_pipelines_on_celery_and_stops_clean(
                 assert steps and steps <= on_celery, (steps, on_celery)
                 assert "databox-worker-" in json.dumps([e for _, _, e in evs])
 
+            # Each worker imported the code location at its start, not in its first step.
+            for i in (1, 2):
+                worker_log = (tmp_path / "dagster_home" / "logs" / f"worker-{i}.log").read_text()
+                assert "databox worker: code location imported" in worker_log, worker_log[-2000:]
+
             with psycopg.connect(warehouse_db) as conn:
                 count = conn.execute("select count(*) from raw.telegram_messages").fetchone()[0]
                 assert count > 0

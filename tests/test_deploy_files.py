@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import yaml
 
-from databox.deploy.processes import CODE_MODULE, LOCATION_NAME, process_list
+from databox.deploy.processes import (
+    CODE_MODULE,
+    LOCATION_NAME,
+    process_list,
+    topology_environment,
+)
 from tests.conftest import REPO_ROOT
 
 PRODUCTION = REPO_ROOT / "deploy" / "production"
@@ -107,3 +112,30 @@ def test_deploy_check_reports_every_service_located_with_passwords_redacted(monk
     ]  # fmt: skip
     assert all(line.startswith("databox: error: ") for line in lines)
     assert "127.0.0.1:1" in lines[1] and "s3cret" not in "\n".join(lines)
+
+
+def test_workers_share_the_hosts_cores_and_the_plan_knows_how_many(tmp_path):
+    def env(base, workers, cpus):
+        out = topology_environment(base, dagster_home=tmp_path, workers=workers, cpus=cpus)
+        return out["YOLO_THREADS"], out["ENRICH_WORKERS"]
+
+    assert env({}, workers=2, cpus=2) == ("1", "2")  # 2 × 1 thread, not 2 × 2 on 2 cores
+    assert env({}, workers=1, cpus=4) == ("4", "1")
+    assert env({}, workers=3, cpus=8) == ("2", "3")
+    assert env({}, workers=4, cpus=2) == ("1", "4")
+    # What the person set wins.
+    assert env({"YOLO_THREADS": "3", "ENRICH_WORKERS": "5"}, workers=2, cpus=2) == ("3", "5")
+
+
+def test_celery_runs_poll_their_steps_faster_than_dagster_celerys_default(monkeypatch):
+    """The run's loop waits TICK_SECONDS between polls; dagster_celery's 1 s cost each
+    hand-off (plan → chunks → collect) up to a second. The constant must still exist."""
+    from dagster_celery import core_execution_loop
+
+    from orchestration import definitions
+
+    monkeypatch.setattr(core_execution_loop, "TICK_SECONDS", 1)
+    monkeypatch.setenv("DATABOX_EXECUTOR", "celery")
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    assert definitions._executor().name == "celery"
+    assert core_execution_loop.TICK_SECONDS == definitions.CELERY_POLL_SECONDS <= 0.1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import multiprocessing
+import os
 import re
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -12,8 +13,8 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 from PIL import Image
 
+from databox.config import Settings
 from databox.enrich.chunks import (
-    chunk_size_from_env,
     enrich_chunk,
     finish_chunks,
     plan_chunks,
@@ -22,6 +23,7 @@ from databox.enrich.chunks import (
 from databox.enrich.detect_images import enrich_images
 from databox.enrich.outputs import ProcessedDir
 from databox.enrich.previews import previews_markdown, thumbnail_jpeg
+from databox.errors import ConfigError
 from databox.lake import DataLake
 from tests.conftest import SHARED_DIR, require_service
 
@@ -56,12 +58,34 @@ def test_split_is_bounded_balanced_and_exact(count, size):
         assert max(map(len, chunks)) - min(map(len, chunks)) <= 1
 
 
-def test_chunk_size_setting_is_checked_loudly():
-    assert chunk_size_from_env({}) == 64
-    assert chunk_size_from_env({"ENRICH_CHUNK_SIZE": " 8 "}) == 8
-    for bad in ("0", "-3", "lots"):
-        with pytest.raises(ValueError, match=f"ENRICH_CHUNK_SIZE={bad}: must be a positive"):
-            chunk_size_from_env({"ENRICH_CHUNK_SIZE": bad})
+@pytest.mark.parametrize(
+    "count,size,workers,sizes",
+    [
+        (400, 64, 2, [50] * 8),  # 7 chunks would leave one worker idle for a whole chunk
+        (400, 64, 3, [45] * 4 + [44] * 5),
+        (130, 64, 1, [44, 43, 43]),
+        (3, 64, 4, [1, 1, 1]),  # fewer photos than workers: one photo per chunk
+        (100, 64, 2, [50, 50]),
+    ],
+)
+def test_split_cuts_a_multiple_of_the_workers(count, size, workers, sizes):
+    paths = [f"raw/images/c/{i}.jpg" for i in range(count)]
+    chunks = split(paths, size, workers)
+    assert [len(c) for c in chunks] == sizes
+    assert [p for c in chunks for p in c] == paths
+
+
+def test_chunk_settings_are_checked_loudly():
+    assert (Settings.from_env({}).enrich_chunk_size, Settings().enrich_workers) == (128, 1)
+    env = {"ENRICH_CHUNK_SIZE": " 8 ", "ENRICH_WORKERS": "2"}
+    assert (Settings.from_env(env).enrich_chunk_size, Settings.from_env(env).enrich_workers) == (
+        8,
+        2,
+    )
+    for var in ("ENRICH_CHUNK_SIZE", "ENRICH_WORKERS"):
+        for bad in ("0", "-3", "lots"):
+            with pytest.raises(ConfigError, match=f"{var}='{bad}'"):
+                Settings.from_env({var: bad})
 
 
 def test_plan_covers_every_pending_photo_and_nothing_when_done(tmp_path, coco_photos, detector):
@@ -159,3 +183,22 @@ def test_previews_are_small_embedded_jpegs(tmp_path, coco_photos):
     # Over the budget: named, not embedded.
     tight = previews_markdown(samples[:3], max_total_bytes=len(uris[0][1]) + 10)
     assert tight.count("data:image/jpeg") == 1 and "not embedded" in tight
+
+
+def test_one_detector_per_process_and_a_new_one_when_the_model_changes(tmp_path):
+    """A worker runs many chunk steps: they share one onnxruntime session, and a replaced
+    model file or changed setting builds a new one (never a stale model's results)."""
+    from databox.detect.shared import shared_detector
+
+    require_service(MODEL.is_file(), f"no model at {MODEL}")
+    model = tmp_path / "model.onnx"
+    shutil.copyfile(MODEL, model)
+    first = shared_detector(model, intra_op_threads=1)
+    assert shared_detector(model, intra_op_threads=1) is first
+    assert shared_detector(model, intra_op_threads=1, score_threshold=0.5) is not first
+    again = shared_detector(model, intra_op_threads=1)
+    assert again is not first and again.model_version == first.model_version
+
+    shutil.copyfile(MODEL, model)  # replaced in place: new mtime
+    os.utime(model, ns=(1, 1))
+    assert shared_detector(model, intra_op_threads=1) is not again

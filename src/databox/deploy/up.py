@@ -129,7 +129,7 @@ def deploy_up(*, host: str, port: int, workers: int, grpc_port: int, home: Path,
         raise ConfigError(*problems)
     started = time.monotonic()
     home = prepare_home(home)
-    env = topology_environment(base, dagster_home=home, grpc_port=grpc_port)
+    env = topology_environment(base, dagster_home=home, grpc_port=grpc_port, workers=workers)
     procs = process_list(host=host, port=port, workers=workers, grpc_port=grpc_port)
     url = f"http://{host}:{port}"
     stop = threading.Event()

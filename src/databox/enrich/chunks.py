@@ -14,21 +14,19 @@ would be fake. Only ``finish_chunks`` takes it, for the one consolidation.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from databox.config import Settings
 from databox.detect import DEFAULT_PRODUCT_CLASSES, Detector
 from databox.enrich.detect_images import DEFAULT_BATCH_SIZE, EnrichReport, detect_and_commit
 from databox.enrich.lake_photos import pending_photos
 from databox.enrich.outputs import ProcessedDir
 from databox.lake import DataLake
 
-#: Photos per step. ~1 s of detection at ~80 photos/s: long enough to amortise a step's
-#: start (2–3 s in a fresh process), short enough that 2+ workers share a day's photos.
-DEFAULT_CHUNK_SIZE = 64
-CHUNK_SIZE_VARIABLE = "ENRICH_CHUNK_SIZE"
+#: Photos per step (``ENRICH_CHUNK_SIZE``, databox.config); see ``Settings``.
+DEFAULT_CHUNK_SIZE = Settings().enrich_chunk_size
 
 
 @dataclass(frozen=True)
@@ -44,31 +42,18 @@ class ChunkPlan:
         return sum(len(c) for c in self.chunks)
 
 
-def chunk_size_from_env(environ: Mapping[str, str] = os.environ) -> int:
-    """``ENRICH_CHUNK_SIZE`` (default 64), refused loudly unless a positive integer."""
-    raw = environ.get(CHUNK_SIZE_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_CHUNK_SIZE
-    try:
-        size = int(raw)
-    except ValueError:
-        size = 0
-    if size < 1:
-        raise ValueError(
-            f"{CHUNK_SIZE_VARIABLE}={raw}: must be a positive integer (photos per "
-            f"enrichment step), e.g. {DEFAULT_CHUNK_SIZE}"
-        )
-    return size
-
-
-def split(paths: Sequence[str], chunk_size: int) -> list[list[str]]:
+def split(paths: Sequence[str], chunk_size: int, workers: int = 1) -> list[list[str]]:
     """Consecutive slices of at most ``chunk_size``; sizes differ by at most one, so the
-    last step is not a straggler of 1 photo (65 photos: 33 + 32, not 64 + 1)."""
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    last step is not a straggler of 1 photo (65 photos: 33 + 32, not 64 + 1). The count
+    is a multiple of ``workers`` (when there are enough photos), so N workers finish
+    together: 400 photos, 64 at most, 2 workers: 8 chunks of 50, not 7 of 57 (4 on one
+    worker, 3 on the other, which then idles for a whole chunk)."""
+    if chunk_size < 1 or workers < 1:
+        raise ValueError(f"chunk_size and workers must be positive, got {chunk_size}, {workers}")
     if not paths:
         return []
     count = -(-len(paths) // chunk_size)
+    count = min(len(paths), -(-count // workers) * workers)
     base, extra = divmod(len(paths), count)
     chunks, start = [], 0
     for i in range(count):
@@ -79,13 +64,13 @@ def split(paths: Sequence[str], chunk_size: int) -> list[list[str]]:
 
 
 def plan_chunks(
-    lake: DataLake, processed: ProcessedDir, detector: Detector, chunk_size: int
+    lake: DataLake, processed: ProcessedDir, detector: Detector, chunk_size: int, workers: int = 1
 ) -> ChunkPlan:
     """The pending photos (as ``enrich_images`` would find them) in chunks; none when
     nothing is pending."""
     started = time.time()
     todo, seen = pending_photos(lake, processed, detector.model_version)
-    chunks = split([p.rel for p in todo], chunk_size)
+    chunks = split([p.rel for p in todo], chunk_size, workers)
     return ChunkPlan(detector.model_version, seen, chunks, detector.family, started)
 
 
