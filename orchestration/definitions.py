@@ -13,7 +13,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource
 
 from databox.config import load_dotenv_file
-from orchestration import ebird_assets, ebird_jobs, jobs, telegram_assets
+from orchestration import ebird_assets, ebird_jobs, jobs, report, telegram_assets, telegram_marts
 from orchestration.alerts import alert_sensors, freshness_checks
 from orchestration.definition_settings import CELERY_BROKER_VAR, executor_choice
 from orchestration.resources import build_resources
@@ -63,9 +63,9 @@ def _executor() -> dg.ExecutorDefinition:
 
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([telegram_assets, ebird_assets]),
+    assets=dg.load_assets_from_modules([telegram_assets, telegram_marts, report, ebird_assets]),
     asset_checks=[
-        *dg.load_asset_checks_from_modules([telegram_assets, ebird_assets]),
+        *dg.load_asset_checks_from_modules([telegram_assets, telegram_marts, ebird_assets]),
         *freshness_checks,
     ],
     jobs=[

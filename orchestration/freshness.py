@@ -31,7 +31,7 @@ EBIRD_RAW_TABLES = ("recent_observations", "notable_observations", "taxonomy", "
 EBIRD_DATASET = "raw_ebird"
 
 
-def _result(freshness: Freshness) -> dg.AssetCheckResult:
+def freshness_result(freshness: Freshness) -> dg.AssetCheckResult:
     age = freshness.age_hours
     return dg.AssetCheckResult(
         passed=freshness.passed,
@@ -59,7 +59,7 @@ def _result(freshness: Freshness) -> dg.AssetCheckResult:
 )
 def telegram_freshness_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     hours = freshness_hours(os.environ, "TELEGRAM_FRESHNESS_HOURS", TELEGRAM_DEFAULT_HOURS)
-    return _result(telegram_freshness(warehouse.connect(), hours))
+    return freshness_result(telegram_freshness(warehouse.connect(), hours))
 
 
 def _ebird_check(table: str) -> dg.AssetChecksDefinition:
@@ -76,7 +76,7 @@ def _ebird_check(table: str) -> dg.AssetChecksDefinition:
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         hours = freshness_hours(os.environ, "EBIRD_FRESHNESS_HOURS", EBIRD_DEFAULT_HOURS)
-        return _result(ebird_freshness(warehouse.connect(), full, hours))
+        return freshness_result(ebird_freshness(warehouse.connect(), full, hours))
 
     return _check
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.definition_settings import telegram_schedule
+from orchestration.report import REPORT_GROUP
 from orchestration.telegram_shared import TELEGRAM_GROUP
 
 _CRON, _TIMEZONE = telegram_schedule()
@@ -15,11 +16,11 @@ PIPELINE_TAG = "databox/pipeline"
 
 daily_pipeline_job = dg.define_asset_job(
     name="daily_pipeline_job",
-    selection=dg.AssetSelection.groups(TELEGRAM_GROUP),
+    selection=dg.AssetSelection.groups(TELEGRAM_GROUP, REPORT_GROUP),
     tags={PIPELINE_TAG: "telegram"},
     description=(
         "Telegram: scrape channels → load raw into the warehouse → detect objects in the "
-        "photos → load the detections."
+        "photos → load the detections → SQLMesh staging and marts → the HTML report."
     ),
 )
 

@@ -100,6 +100,7 @@ def coco_photos() -> list[Path]:
 LONG_FILES = (
     "test_ebird_job.py",
     "test_pipeline_job.py",
+    "test_pipeline_production.py",
     "test_deploy.py",
     "test_demo_ui.py",
     "test_transform.py",

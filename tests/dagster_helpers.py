@@ -25,6 +25,7 @@ def pipeline_env(
             "DATABASE_URL": database_url,
             "DATA_LAKE_DIR": str(tmp_path / "lake"),
             "PROCESSED_DATA_DIR": str(tmp_path / "processed"),
+            "DATABOX_REPORTS_DIR": str(tmp_path / "reports"),
             "TELEGRAM_WEB_BASE_URL": telegram_base_url,
             "TELEGRAM_CHANNELS": "CheMed123,lobelia4cosmetics",
             "DAGSTER_DISABLE_TELEMETRY": "1",

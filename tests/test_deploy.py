@@ -182,6 +182,7 @@ def test_deploy_up_runs_both_pipelines_on_celery_and_stops_clean(
         env.update({
             "DAGSTER_PG_URL": pg_url, "CELERY_BROKER_URL": BROKER, "DATABASE_URL": warehouse_db,
             "DATA_LAKE_DIR": str(tmp_path / "lake"), "PROCESSED_DATA_DIR": str(tmp_path / "out"),
+            "DATABOX_REPORTS_DIR": str(tmp_path / "reports"),
             "DLT_DATA_DIR": str(tmp_path / "dlt"), "YOLO_MODEL": str(MODEL),
             "TELEGRAM_WEB_BASE_URL": telegram.base_url, "TELEGRAM_CHANNELS": "CheMed123",
             "TELEGRAM_API_ID": "", "TELEGRAM_API_HASH": "", "TELEGRAM_SESSION": "",
@@ -254,8 +255,12 @@ def test_deploy_up_runs_both_pipelines_on_celery_and_stops_clean(
             with psycopg.connect(warehouse_db) as conn:
                 count = conn.execute("select count(*) from raw.telegram_messages").fetchone()[0]
                 assert count > 0
+                # Through the SQLMesh marts on PostgreSQL, to the report.
+                facts = "select count(*) from telegram_marts.fct_messages"
+                assert 0 < conn.execute(facts).fetchone()[0] <= count
                 obs = "select count(*) from raw_ebird.recent_observations"
                 assert conn.execute(obs).fetchone()[0] > 0
+            assert (tmp_path / "reports" / "report.html").is_file()
 
             # The daemon's run-failure sensor posts the failed run to the webhook.
             deadline = time.monotonic() + 30

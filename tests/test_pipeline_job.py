@@ -1,7 +1,7 @@
 """``daily_pipeline_job`` end to end through the Dagster CLI, against the local t.me replica.
 
 Laptop mode: DuckDB warehouse, SQLite instance, in-process executor.
-Production mode: PostgreSQL warehouse, PostgreSQL Dagster instance, multiprocess executor.
+Production mode: tests/test_pipeline_production.py.
 """
 
 from __future__ import annotations
@@ -42,6 +42,17 @@ def _checksum(database_url: str) -> list:
     )
 
 
+def _marts(database_url: str) -> dict[str, list]:
+    """Every Telegram staging and mart table's rows, in a stable order."""
+    from databox.transform.dag import load_dag
+    from databox.warehouse import connect
+
+    wh = connect(database_url)
+    return {
+        m: sorted(map(repr, wh.query(f"select * from {m}"))) for m in load_dag("telegram").models()
+    }
+
+
 def _detections(database_url: str) -> tuple[list, list]:
     from databox.warehouse import connect
 
@@ -64,8 +75,10 @@ def _latest_metadata(home) -> dict[str, dict]:
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         out = {}
-        for key in ("load_raw_data", "enrich_data_yolo", "load_yolo_detections"):
-            event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        keys = ("load_raw_data", "enrich_data_yolo", "load_yolo_detections",
+                "telegram_marts/fct_messages", "databox_report")  # fmt: skip
+        for key in keys:
+            event = instance.get_latest_materialization_event(dg.AssetKey.from_user_string(key))
             assert event is not None, f"{key} was not materialized"
             metadata = event.asset_materialization.metadata
             out[key] = {k: getattr(v, "value", v) for k, v in metadata.items()}
@@ -115,6 +128,18 @@ def test_job_runs_on_duckdb_and_is_idempotent(tmp_path, replica, duckdb_url):
     assert meta["enrich_data_yolo"]["images_processed"] == photos
     assert meta["enrich_data_yolo"]["annotated"].count("](data:image/jpeg;base64,") >= 1
     assert not any(k.startswith("annotated_") for k in meta["enrich_data_yolo"])
+    # Through the marts to the report: one fact row per post (no service message), the
+    # report on disk and its charts in the UI's metadata.
+    marts = _marts(duckdb_url)
+    posts = sum(
+        1 for ch in expected for p in replica.corpus.channels[ch].posts.values() if not p.service
+    )
+    assert len(marts["telegram_marts.fct_messages"]) == posts
+    assert len(marts["telegram_marts.dim_channels"]) == len(expected)
+    assert meta["telegram_marts/fct_messages"]["dagster/row_count"] == posts
+    report = meta["databox_report"]
+    assert (tmp_path / "reports" / "report.html").is_file()
+    assert report["charts"].count("](data:image/png;base64,") >= 4
 
     # A second run with nothing new leaves the warehouse unchanged.
     proc = dagster(
@@ -124,6 +149,7 @@ def test_job_runs_on_duckdb_and_is_idempotent(tmp_path, replica, duckdb_url):
     assert _steps_succeeded(proc, "enrich_data_yolo.detect_chunk") == []  # nothing pending
     assert _checksum(duckdb_url) == before
     assert _detections(duckdb_url) == (images, boxes)
+    assert _marts(duckdb_url) == marts
 
     # New posts between runs arrive, nothing else changes.
     new_id = replica.add_post("CheMed123", text="Amoxicillin 500mg\nback in stock")
@@ -158,38 +184,3 @@ def test_job_fails_loudly_on_a_malformed_lake_file(tmp_path, replica, duckdb_url
     assert "CheMed123.json" in proc.stdout + proc.stderr
     # The good files still loaded.
     assert sum(_table_counts(duckdb_url).values()) > 0
-
-
-def test_job_runs_in_production_mode(tmp_path, replica, pg_url):
-    """PostgreSQL warehouse and Dagster instance, multiprocess executor."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(
-        "storage:\n  postgres:\n    postgres_url:\n      env: DAGSTER_PG_URL\n"
-        "telemetry:\n  enabled: false\n"
-    )
-    env = pipeline_env(
-        tmp_path,
-        database_url=pg_url,
-        telegram_base_url=replica.base_url,
-        DAGSTER_PG_URL=pg_url,
-        DATABOX_EXECUTOR="multiprocess",
-        # Every step is a subprocess here (~3-5 s each to start): one channel and one
-        # chunk keep the step count down; the DuckDB test covers several of each.
-        TELEGRAM_CHANNELS="CheMed123",
-        ENRICH_CHUNK_SIZE="1000",
-    )
-    proc = dagster(
-        ["job", "execute", "-f", "orchestration/definitions.py", "-j", "daily_pipeline_job"], env
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert len(_steps_succeeded(proc, "enrich_data_yolo.detect_chunk")) >= 1
-    counts = _table_counts(pg_url)
-    assert counts["CheMed123"] == len(replica.corpus.channels["CheMed123"].posts)
-
-    from databox.warehouse import connect
-
-    # The run and its events are in PostgreSQL, not in a local SQLite file.
-    runs = connect(pg_url).query("select status from runs")
-    assert [r["status"] for r in runs] == ["SUCCESS"]
-    assert not list(home.glob("**/*.db"))

@@ -11,6 +11,7 @@ Debian's /usr/bin/chromium is used as is (``playwright install`` is never needed
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -99,8 +100,18 @@ def launch_from_launchpad(page, base: str, job: str) -> str:
     box = materialize.bounding_box()
     page.mouse.click(box["x"] + box["width"] + 16, box["y"] + box["height"] / 2)
     page.get_by_role("menuitem", name="Open launchpad").click()
+    # On a fresh instance the UI first warns that upstream assets outside the job (the
+    # eBird marts the report reads) were never materialized; the report says so itself.
+    confirm = page.get_by_role("button", name="Confirm", exact=True)
+    with contextlib.suppress(Exception):
+        confirm.wait_for(timeout=3_000)
+        confirm.click()
     launch = page.locator("button", has_text=re.compile(r"^\s*Materialize\s*$"))
-    launch.wait_for()
+    try:
+        launch.wait_for()
+    except Exception:
+        shot(page, "launchpad-failed.png")  # what the page showed instead
+        raise
     launch.click()
     try:  # the launchpad opens the new run's page itself ...
         page.wait_for_url(RUN_PAGE, timeout=15_000)

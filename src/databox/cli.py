@@ -3,6 +3,7 @@
 databox scrape            scrape the configured channels into the lake
 databox load              load new/changed lake files into the warehouse
 databox status            what the lake and the warehouse hold, for every pipeline
+databox report            a self-contained HTML report of both pipelines (charts, tables)
 databox config            the effective settings, where each came from, and any problem
 databox demo              offline demo: local replicas → both pipelines → DuckDB (--ui: browse it)
 databox telegram login    create a Telethon StringSession once
@@ -139,6 +140,30 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from databox.config import resolve_path
+    from databox.report import build_report, default_reports_dir
+
+    # The warehouse is not checked up front: one that cannot be read is exit 1
+    # (ReportUnavailable, naming it), a malformed setting still exit 2.
+    settings = _checked_settings(args)
+    env, _ = _environment(args)
+    if args.out:
+        out = resolve_path(args.out)
+    elif args.demo and not env.get("DATABOX_REPORTS_DIR"):
+        out = resolve_path(args.demo) / "reports"  # the demo's report stays with its data
+    else:
+        out = default_reports_dir(env)
+    report = build_report(settings.database_url, out_dir=Path(out),
+                          processed_dir=settings.processed_dir)  # fmt: skip
+    print(report.path)
+    for name in report.sections_missing:
+        print(f"  {name}: {report.notes[name]}", file=sys.stderr)
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from databox.config_report import config_report
 
@@ -244,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", help="comma list overriding TELEGRAM_CHANNELS")
     _add_demo_option(command("load", "load new or changed lake files into the warehouse", cmd_load))
     _add_demo_option(command("status", "what the lake and the warehouse hold", cmd_status))
+    p = command("report", "write a self-contained HTML report of both pipelines", cmd_report)
+    _add_demo_option(p)
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="where to write report.html (default DATABOX_REPORTS_DIR, else data/reports; "
+        "with --demo: DIR/reports)",
+    )
     _add_demo_option(
         command("config", "the effective settings and their sources, secrets redacted", cmd_config)
     )

@@ -78,6 +78,7 @@ def demo_paths(workdir: Path | str = DEFAULT_DEMO_DIR) -> dict[str, str]:
         "PROCESSED_DATA_DIR": str(root / "processed"),
         "DLT_DATA_DIR": str(root / "dlt"),
         "DAGSTER_HOME": str(root / "dagster_home"),
+        "DATABOX_REPORTS_DIR": str(root / "reports"),
     }
 
 

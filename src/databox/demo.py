@@ -161,6 +161,28 @@ def print_ebird(database_url: str) -> None:
         print(f"  most counted: {row['region_code']} {row['species_code']}: {row['birds']}")
 
 
+def print_marts_and_report(env: dict[str, str]) -> None:
+    """The Telegram marts' row counts, and the report to open."""
+    from databox.warehouse import connect
+
+    wh = connect(env["DATABASE_URL"], read_only=True)
+    print("\nTelegram marts (SQLMesh, telegram_staging → telegram_marts):")
+    with wh.session() as s:
+        for schema in ("telegram_staging", "telegram_marts"):
+            for (table,) in s.fetchall(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                "ORDER BY table_name",
+                (schema,),
+            ):
+                n = s.fetchone(f"SELECT count(*) FROM {schema}.{table}")[0]
+                print(f"  {schema}.{table:<32} {n:>6} rows")
+    report = Path(env["DATABOX_REPORTS_DIR"]) / "report.html"
+    if report.is_file():
+        print(f"\nThe report of both pipelines: {report}  (open it in a browser; offline)")
+    else:
+        print(f"\nno report at {report}: daily_pipeline_job did not build databox_report")
+
+
 def _model_available() -> str | None:
     """None when a detector model can be found, else the message saying how to get one."""
     from databox.detect import resolve_model_path
@@ -217,7 +239,14 @@ def closing_hint(root: Path) -> str:
 
 
 def run_demo_jobs(env: dict[str, str], log: Callable[[str], None]) -> bool:
-    """Both pipelines, as the CLI runs them; False when detection was left out (no model)."""
+    """Both pipelines, as the CLI runs them; False when detection was left out (no model).
+    eBird first: daily_pipeline_job ends with the report, which shows both pipelines."""
+    seconds = run_dagster(
+        ["job", "execute", "-f", "orchestration/dagster_project.py", "-j", "daily_ebird_pipeline"],
+        env,
+        log,
+    )
+    log(f"daily_ebird_pipeline succeeded in {seconds:.1f} s")
     missing_model = _model_available()
     if missing_model is None:
         seconds = run_dagster(
@@ -235,12 +264,6 @@ def run_demo_jobs(env: dict[str, str], log: Callable[[str], None]) -> bool:
             log,
         )  # fmt: skip
         log(f"scrape_telegram and load_raw_data succeeded in {seconds:.1f} s")
-    seconds = run_dagster(
-        ["job", "execute", "-f", "orchestration/dagster_project.py", "-j", "daily_ebird_pipeline"],
-        env,
-        log,
-    )
-    log(f"daily_ebird_pipeline succeeded in {seconds:.1f} s")
     return missing_model is None
 
 
@@ -297,6 +320,7 @@ def run_demo(
             if detected:
                 print_detections(env["DATABASE_URL"], root / "processed")
             print_ebird(env["DATABASE_URL"])
+            print_marts_and_report(env)
         if ui:
             code = serve_ui(env, ui_port, root / "dagster_dev.log", log)
     if ui:

@@ -105,6 +105,20 @@ def telegram_freshness(wh, threshold_hours: float, now: datetime | None = None) 
     )
 
 
+#: The Telegram fact table the marts' freshness check reads (telegram_marts.fct_messages).
+TELEGRAM_FACTS_TABLE = "telegram_marts.fct_messages"
+
+
+def telegram_facts_freshness(wh, threshold_hours: float, now: datetime | None = None) -> Freshness:
+    """The newest post the marts hold: stale while raw is fresh means the marts did not
+    build (the raw check passes, this one fails)."""
+    table = TELEGRAM_FACTS_TABLE
+    newest = _newest(wh, (table,), f"SELECT max(posted_at) FROM {quote(table)}")
+    return Freshness(
+        table, "newest post in the marts", newest, threshold_hours, now or datetime.now(UTC)
+    )
+
+
 def ebird_freshness(
     wh, table: str, threshold_hours: float, now: datetime | None = None
 ) -> Freshness:

@@ -1,7 +1,8 @@
 """Run a SQLMesh project against our warehouse from Python (no Dagster, no CLI).
 
 ``SqlMeshRunner(database_url)`` wraps one ``sqlmesh.Context`` for the eBird project
-(``transform/ebird``) on the warehouse named by DATABASE_URL::
+(``transform/ebird``; ``project_dir=TELEGRAM_PROJECT_DIR`` for the Telegram one) on the
+warehouse named by DATABASE_URL::
 
     runner = SqlMeshRunner("duckdb:///data/warehouse.duckdb")
     summary = runner.plan_and_apply()         # apply model changes, refresh from raw
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EBIRD_PROJECT_DIR",
+    "TELEGRAM_PROJECT_DIR",
     "AuditFailure",
     "AuditSummary",
     "PlanSummary",
@@ -68,6 +70,8 @@ __all__ = [
 ]
 
 EBIRD_PROJECT_DIR = Path(__file__).resolve().parent / "ebird"
+#: The Telegram project: its own schemas and its own state schema (``telegram/config.py``).
+TELEGRAM_PROJECT_DIR = Path(__file__).resolve().parent / "telegram"
 
 TimeLike = str | date | datetime
 
@@ -148,6 +152,19 @@ def _quiet_sqlmesh() -> None:
     """No analytics host is reachable here; SQLMesh would look it up on first use.
     ``setdefault``: an explicit setting wins."""
     os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
+
+
+def _config_builder(project_dir: Path) -> Any:
+    """The ``build_config`` of the project's own ``config.py`` for a project of this
+    package (``transform/<name>``); any other directory (e.g. a test's copy of the
+    eBird project) gets the eBird configuration, as before there were two projects."""
+    import importlib
+
+    here = Path(__file__).resolve().parent
+    name = "ebird"
+    if project_dir.resolve().parent == here and (project_dir / "config.py").is_file():
+        name = project_dir.name
+    return importlib.import_module(f"databox.transform.{name}.config").build_config
 
 
 def _short_name(fqn: str) -> str:
@@ -270,8 +287,7 @@ class SqlMeshRunner:
             _quiet_sqlmesh()
             from sqlmesh import Context
 
-            from databox.transform.ebird.config import build_config
-
+            build_config = _config_builder(self.project_dir)
             started = time.monotonic()
             with _quiet_warnings():
                 context = Context(
