@@ -82,15 +82,22 @@ def _refresh(context, warehouse: WarehouseResource, schema: str, last: bool):
 
     models = models_in_order(schema)
     url = warehouse.settings().database_url
-    result = refresh_telegram_marts(url, select_models=models, advance_watermark=last)
+    # shared_runner: the staging step's SQLMesh context serves the marts step too.
+    result = refresh_telegram_marts(
+        url, select_models=models, advance_watermark=last, shared_runner=True
+    )
     days = f"{result.start} → {result.end}" if result.restated else "none (nothing changed)"
-    context.log.info(f"{result.summary}; restated message dates: {days}")
+    if result.skipped:
+        context.log.info("no raw row and no model changed since the last refresh: up to date")
+    else:
+        context.log.info(f"{result.summary}; restated message dates: {days}")
     wh = warehouse.connect()  # after the runner closed its connection (one DuckDB writer)
     for model in models:
         first_last = result.summary.evaluated.get(model)
         metadata = {
             "evaluated_days": f"{first_last[0]} → {first_last[1]}" if first_last else "none",
             "restated_dates": days,
+            "up_to_date": result.skipped,
             "changed": model in result.summary.changed_models,
             "plan_seconds": round(result.summary.seconds, 2),
         }

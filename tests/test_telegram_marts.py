@@ -409,6 +409,8 @@ def test_refresh_without_raw_changes_changes_nothing(wh):
     result = refresh_telegram_marts(url, runner=wh["runner"])
     assert not result.restated and result.changed_dates == ()
     assert result.summary.changed_models == ()
+    # Nothing changed, raw rows or project: SQLMesh did not run at all.
+    assert result.skipped and result.summary.evaluated == {}
     assert snapshot(url) == before
     assert rows(url, "SELECT * FROM sqlmesh_telegram.databox_watermark") == watermark
     assert ebird_views(url) == ebird  # the eBird tables (DuckDB) survived the Telegram plan

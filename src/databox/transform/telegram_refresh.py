@@ -43,6 +43,8 @@ WATERMARK = Table(
         Column("refreshed_at", "timestamptz", not_null=True),  # when it last advanced
         Column("first_date", "text"),  # the range restated last (ISO dates)
         Column("last_date", "text"),
+        # The project's files, lexicon and SQLMesh version the marts were built with.
+        Column("project_sha256", "text"),
     ),
     primary_key=("name",),
 )
@@ -66,9 +68,30 @@ class TelegramRefresh:
     watermark_after: datetime | None
     summary: PlanSummary = field(default_factory=PlanSummary)
 
+    #: Nothing to do: no raw row changed and neither did the project (SQLMesh not run).
+    skipped: bool = False
+
     @property
     def restated(self) -> bool:
         return self.start is not None
+
+
+def project_fingerprint() -> str:
+    """sha256 of what the marts are a function of besides the raw rows: every file of the
+    project (models, audits, macros, config, stopwords), the product lexicon in use and
+    the SQLMesh version. Equal fingerprint and no changed raw row: nothing to rebuild."""
+    import hashlib
+    from importlib.metadata import version
+
+    from databox.transform.telegram.terms import lexicon_path
+
+    digest = hashlib.sha256(f"sqlmesh {version('sqlmesh')}\n".encode())
+    files = sorted(p for p in TELEGRAM_PROJECT_DIR.rglob("*") if p.is_file()
+                   and "__pycache__" not in p.parts and p.name != "dag.json")  # fmt: skip
+    for path in [*files, lexicon_path()]:
+        digest.update(f"{path.relative_to(path.anchor)}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _read_changes(session: Session, since: datetime | None, *, full: bool) -> tuple[list, Any]:
@@ -108,12 +131,19 @@ def _built(session: Session) -> bool:
 
 
 def read_watermark(session: Session) -> datetime | None:
+    return _watermark_row(session)[0]
+
+
+def _watermark_row(session: Session) -> tuple[datetime | None, str | None]:
+    """(loaded_at, project_sha256) of the last successful refresh."""
     if not session.table_exists(WATERMARK.name):
-        return None
+        return None, None
+    columns = session.column_names(WATERMARK.name)
+    sha = "project_sha256" if "project_sha256" in columns else "NULL"
     row = session.fetchone(
-        f"SELECT loaded_at FROM {WATERMARK.name} WHERE name = %s", (WATERMARK_NAME,)
+        f"SELECT loaded_at, {sha} FROM {WATERMARK.name} WHERE name = %s", (WATERMARK_NAME,)
     )
-    return row[0] if row else None
+    return (row[0], row[1]) if row else (None, None)
 
 
 def refresh_telegram_marts(
@@ -123,20 +153,35 @@ def refresh_telegram_marts(
     full: bool = False,
     select_models: Collection[str] | None = None,
     advance_watermark: bool = True,
+    shared_runner: bool = False,
 ) -> TelegramRefresh:
     """Restate the message dates changed since the last refresh (see module doc).
 
     ``select_models`` (SQLMesh selectors, default all) and ``advance_watermark=False``
     split one refresh into steps: the Dagster assets build the staging models, check
     them, then build the marts with the watermark advanced; both steps see the same
-    changed days, since the watermark moves only after the last."""
+    changed days, since the watermark moves only after the last. ``shared_runner``: the
+    process's runner (``databox.transform.shared_runner``), kept open for the next step.
+
+    No raw row changed since the last refresh and the project is the one it built
+    (``project_fingerprint``): SQLMesh is not even imported, the marts are already what
+    a plan would make them (``skipped``)."""
     warehouse = connect(database_url)
+    fingerprint = project_fingerprint()
     with warehouse.session() as session:  # released before the runner takes the lock
-        before = read_watermark(session)
+        before, built_with = _watermark_row(session)
         changed, newest = _read_changes(session, before, full=full)
         built = _built(session)
-    own_runner = runner is None
-    runner = runner or SqlMeshRunner(database_url, TELEGRAM_PROJECT_DIR)
+    if built and not full and not changed and built_with == fingerprint:
+        return TelegramRefresh((), None, None, before, before, PlanSummary(), skipped=True)
+    own_runner = runner is None and not shared_runner
+    if runner is None:
+        if shared_runner:
+            from databox.transform.shared_runner import shared_runner as process_runner
+
+            runner = process_runner(database_url, TELEGRAM_PROJECT_DIR)
+        else:
+            runner = SqlMeshRunner(database_url, TELEGRAM_PROJECT_DIR)
     start = end = None
     try:
         if changed:
@@ -161,7 +206,7 @@ def refresh_telegram_marts(
         if own_runner:
             runner.close()
     after = newest if newest is not None else before
-    if not advance_watermark or (after == before and not changed):
+    if not advance_watermark or (after == before and not changed and built_with == fingerprint):
         # Nothing new: leave the watermark row as it is (a no-op refresh writes nothing).
         return TelegramRefresh((), None, None, before, after, summary)
     with warehouse.transaction() as tx:
@@ -176,6 +221,7 @@ def refresh_telegram_marts(
                     datetime.now(timezone.utc),
                     start.isoformat() if start else None,
                     end.isoformat() if end else None,
+                    fingerprint,
                 )
             ],
             WATERMARK.primary_key,
