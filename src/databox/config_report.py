@@ -53,7 +53,7 @@ def config_report(env: Mapping[str, str], demo_vars: set[str]) -> tuple[list[str
     lines += [row(v, values[v]) for v in ENV_NAMES.values() if v.startswith("TELEGRAM_")]
     lines.append(f"  source: {_telegram_source(settings, problems)}")
     lines += ["", "Object detection"]
-    lines += [row(v, values[v]) for v in ENV_NAMES.values() if v.startswith("YOLO_")]
+    lines += [row(v, values[v]) for v in ENV_NAMES.values() if v.startswith(("YOLO_", "ENRICH_"))]
     model_line, model_problem = _detector_model(settings)
     lines.append(f"  model: {model_line}")
     problems += model_problem
