@@ -296,13 +296,16 @@ def _model_specs(schema: str) -> list[dg.AssetSpec]:
 
 
 def _plan_and_apply(context, warehouse: WarehouseResource, config: TransformConfig, schema: str):
-    from databox.transform.runner import SqlMeshRunner
+    from databox.transform.runner import EBIRD_PROJECT_DIR
+    from databox.transform.shared_runner import shared_runner
 
     models = DAG.models(schema)
-    with SqlMeshRunner(warehouse.settings().database_url) as runner:
-        summary = runner.plan_and_apply(
-            start=config.restate_start, end=config.restate_end, select_models=models
-        )
+    # The process's runner: the staging step's SQLMesh context serves the marts step too
+    # (it closes its connections after each operation, so it holds no warehouse lock).
+    runner = shared_runner(warehouse.settings().database_url, EBIRD_PROJECT_DIR)
+    summary = runner.plan_and_apply(
+        start=config.restate_start, end=config.restate_end, select_models=models
+    )
     context.log.info(str(summary))
     wh = warehouse.connect()  # after the runner closed its connection (one DuckDB writer)
     for model in models:
