@@ -35,8 +35,12 @@ def plan_enrich_chunks(
     context: dg.OpExecutionContext, detector: DetectorResource, lake: DataLakeResource
 ):
     from databox.enrich.chunks import plan_chunks
+    from databox.errors import ConfigError
 
-    settings = detector.settings()  # ENRICH_CHUNK_SIZE/ENRICH_WORKERS validated here
+    try:
+        settings = detector.settings()  # ENRICH_CHUNK_SIZE/ENRICH_WORKERS validated here
+    except ConfigError as exc:  # a setting to fix: retrying cannot help
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     model = detector.detector()  # a missing model fails here with how to obtain one
     size, workers = settings.enrich_chunk_size, settings.enrich_workers
     plan = plan_chunks(lake.lake(), detector.processed(), model, size, workers)
