@@ -366,7 +366,8 @@ def test_the_ui_in_a_browser_lineage_launchpad_run_and_detection_previews(demo_u
     """Headless Chromium on the demo UI: the whole lineage expanded, daily_pipeline_job
     launched from its launchpad and followed to success, enrich_data_yolo's annotated
     detections shown as pictures, and not one request off the machine. Screenshots:
-    test-artifacts/ui/{lineage,run,enrich_data_yolo}.png."""
+    test-artifacts/ui/{lineage,run,enrich_data_yolo,demo-report}.png (the last: the run's
+    HTML report, opened offline)."""
     from tests import ui_browser
 
     reason = ui_browser.chromium_available()
@@ -410,6 +411,23 @@ def test_the_ui_in_a_browser_lineage_launchpad_run_and_detection_previews(demo_u
             ui_browser.shot(page, "enrich_data_yolo.png")
             assert images, "no <img src=data:image/…> on enrich_data_yolo's page"
             assert all(src.startswith("data:image/") for src in images)
+
+            # 4. The run's report, built from the demo's data (the Telegram sections; the
+            # eBird ones wait for daily_ebird_pipeline): it opens with no request but
+            # file: and data:, and its charts and photos load.
+            report = demo_ui.root / "reports" / "report.html"
+            assert report.is_file(), f"no report at {report}"
+            report_page = browser.new_page(viewport=ui_browser.VIEWPORT)
+            requested: list[str] = []
+            report_page.on("request", lambda r: requested.append(r.url))
+            report_page.goto(report.as_uri(), wait_until="load")
+            widths = report_page.evaluate("[...document.images].map(i => i.naturalWidth)")
+            ui_browser.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            report_page.screenshot(
+                path=str(ui_browser.ARTIFACTS / "demo-report.png"), full_page=True
+            )
+            assert all(u.startswith(("file:", "data:")) for u in requested), requested
+            assert len(widths) >= 5 and all(w > 0 for w in widths), widths
         finally:
             browser.close()
     assert off_machine.urls == []
