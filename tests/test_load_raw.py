@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
@@ -328,6 +329,24 @@ def test_status_before_and_after_a_load(warehouse_url, tmp_path):
     assert status["last_loaded_at"] is not None
 
 
+@contextlib.contextmanager
+def _spawned_pool():
+    """Two spawned worker processes, stopped by close() + join(): Pool's own exit calls
+    terminate(), which holds the task queue's lock while it SIGTERMs the workers, and a
+    worker that inherited an ignored SIGTERM (pytest-xdist's workers have one) then
+    waits on that lock forever: the suite hung there once."""
+    pool = multiprocessing.get_context("spawn").Pool(2)
+    try:
+        yield pool
+    except BaseException:
+        pool.terminate()  # a failed or hung task: stop the workers, then report it
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
+
+
 def _load_in_process(url: str, lake_root: str) -> int:
     report = load_raw_messages(connect(url), DataLake(lake_root), log=quiet)
     return report.rows_inserted
@@ -339,8 +358,7 @@ def test_two_processes_loading_one_duckdb_file_both_succeed(duckdb_url, tmp_path
         lake = DataLake(tmp_path / f"lake{n}")
         lake.write_messages(channel, [msg(channel, i, day=i % 5) for i in range(1, 301)])
         lakes.append(str(lake.root))
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
+    with _spawned_pool() as pool:
         results = [pool.apply_async(_load_in_process, (duckdb_url, root)) for root in lakes]
         inserted = [r.get(timeout=120) for r in results]
     assert inserted == [300, 300]  # neither failed with DuckDB's "could not set lock"
@@ -356,8 +374,7 @@ def test_two_processes_loading_one_duckdb_file_both_succeed(duckdb_url, tmp_path
 @pytest.mark.postgres
 def test_two_processes_loading_one_postgres_database_both_succeed(pg_url, tmp_path):
     lake = build_lake(tmp_path / "lake")
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
+    with _spawned_pool() as pool:
         results = [pool.apply_async(_load_in_process, (pg_url, str(lake.root))) for _ in range(2)]
         inserted = sorted(r.get(timeout=120) for r in results)
     assert inserted == [0, 12]  # serialised by the advisory lock: one loads, one skips
