@@ -35,12 +35,12 @@ from databox.ebird.pipeline import (
     make_pipeline,
 )
 from databox.ebird.settings import DEFAULT_REGIONS
-from databox.ebird.tables import row_count
 from databox.filelock import file_lock
 from databox.transform.dag import load_dag
 from orchestration.definition_settings import ebird_history_start, ebird_timezone
-from orchestration.ebird_metadata import ROW_COUNT, table_metadata, with_table_metadata
+from orchestration.ebird_metadata import table_metadata, with_table_metadata
 from orchestration.resources import EbirdResource, WarehouseResource
+from orchestration.sqlmesh_assets import model_key, model_materializations
 from orchestration.telegram_shared import TRANSIENT_RETRY, WAREHOUSE_POOL, markdown_table
 
 EBIRD_GROUP = "ebird"
@@ -56,10 +56,6 @@ DATE_TAG = "ebird/date"
 
 def raw_key(table: str) -> dg.AssetKey:
     return dg.AssetKey([DEFAULT_DATASET, table])
-
-
-def model_key(model: str) -> dg.AssetKey:
-    return dg.AssetKey(model.split("."))
 
 
 class EbirdDltTranslator(DagsterDltTranslator):
@@ -307,18 +303,7 @@ def _plan_and_apply(context, warehouse: WarehouseResource, config: TransformConf
         start=config.restate_start, end=config.restate_end, select_models=models
     )
     context.log.info(str(summary))
-    wh = warehouse.connect()  # after the runner closed its connection (one DuckDB writer)
-    for model in models:
-        first_last = summary.evaluated.get(model)
-        metadata = {
-            "evaluated_days": f"{first_last[0]} → {first_last[1]}" if first_last else "none",
-            "changed": model in summary.changed_models,
-            "plan_seconds": round(summary.seconds, 2),
-        }
-        count = row_count(wh, model)
-        if count is not None:
-            metadata[ROW_COUNT] = dg.MetadataValue.int(count)
-        yield dg.MaterializeResult(asset_key=model_key(model), metadata=metadata)
+    yield from model_materializations(warehouse.connect(), models, summary)
 
 
 @dg.multi_asset(

@@ -8,24 +8,14 @@ metadata as markdown images, so the Dagster UI shows them without opening the fi
 
 import dagster as dg
 
+from databox.report.queries import SECTIONS
 from orchestration.resources import DetectorResource, WarehouseResource
 from orchestration.telegram_shared import TRANSIENT_RETRY, WAREHOUSE_POOL, markdown_table
 
 REPORT_GROUP = "reports"
 
-#: The marts the report reads (databox.report.queries), for the lineage.
-REPORT_SOURCES = [
-    dg.AssetKey(["telegram_marts", name])
-    for name in (
-        "mart_daily_channel_activity",
-        "mart_visual_content",
-        "mart_product_terms_weekly",
-        "mart_top_objects",
-    )
-] + [
-    dg.AssetKey(["marts", "fct_daily_species_counts"]),
-    dg.AssetKey(["marts", "fct_notable_sightings"]),
-]
+#: The marts the report reads (one per section of databox.report), for the lineage.
+REPORT_SOURCES = [dg.AssetKey(section.table.split(".")) for section in SECTIONS]
 
 
 @dg.asset(

@@ -18,8 +18,8 @@ import dagster as dg
 from databox.ebird.docs import model_summary
 from databox.transform.dag import load_dag
 from databox.transform.runner import TELEGRAM_PROJECT_DIR
-from orchestration.ebird_metadata import ROW_COUNT
 from orchestration.resources import WarehouseResource
+from orchestration.sqlmesh_assets import model_key, model_materializations
 from orchestration.telegram_shared import TELEGRAM_GROUP, TRANSIENT_RETRY, WAREHOUSE_POOL
 
 DAG = load_dag("telegram")
@@ -50,10 +50,6 @@ def models_in_order(schema: str) -> list[str]:
     return list(TopologicalSorter(graph).static_order())
 
 
-def model_key(model: str) -> dg.AssetKey:
-    return dg.AssetKey(model.split("."))
-
-
 def _dep_key(name: str) -> dg.AssetKey:
     return RAW_ASSETS.get(name) or model_key(name)
 
@@ -77,7 +73,6 @@ def _specs(schema: str) -> list[dg.AssetSpec]:
 
 
 def _refresh(context, warehouse: WarehouseResource, schema: str, last: bool):
-    from databox.ebird.tables import row_count
     from databox.transform.telegram_refresh import refresh_telegram_marts
 
     models = models_in_order(schema)
@@ -91,20 +86,8 @@ def _refresh(context, warehouse: WarehouseResource, schema: str, last: bool):
         context.log.info("no raw row and no model changed since the last refresh: up to date")
     else:
         context.log.info(f"{result.summary}; restated message dates: {days}")
-    wh = warehouse.connect()  # after the runner closed its connection (one DuckDB writer)
-    for model in models:
-        first_last = result.summary.evaluated.get(model)
-        metadata = {
-            "evaluated_days": f"{first_last[0]} → {first_last[1]}" if first_last else "none",
-            "restated_dates": days,
-            "up_to_date": result.skipped,
-            "changed": model in result.summary.changed_models,
-            "plan_seconds": round(result.summary.seconds, 2),
-        }
-        count = row_count(wh, model)
-        if count is not None:
-            metadata[ROW_COUNT] = dg.MetadataValue.int(count)
-        yield dg.MaterializeResult(asset_key=model_key(model), metadata=metadata)
+    extra = {"restated_dates": days, "up_to_date": result.skipped}
+    yield from model_materializations(warehouse.connect(), models, result.summary, extra)
 
 
 @dg.multi_asset(

@@ -18,15 +18,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from databox.config import Settings
 from databox.detect import DEFAULT_PRODUCT_CLASSES, Detector
 from databox.enrich.detect_images import DEFAULT_BATCH_SIZE, EnrichReport, detect_and_commit
 from databox.enrich.lake_photos import pending_photos
 from databox.enrich.outputs import ProcessedDir
 from databox.lake import DataLake
-
-#: Photos per step (``ENRICH_CHUNK_SIZE``, databox.config); see ``Settings``.
-DEFAULT_CHUNK_SIZE = Settings().enrich_chunk_size
 
 
 @dataclass(frozen=True)
