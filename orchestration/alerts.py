@@ -32,13 +32,12 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from databox.alerts import Alert, alert_settings, run_url, send_alert, summarize_error
 from databox.config_values import env_getter, positive_int
 from databox.errors import ConfigError
-from orchestration.freshness import freshness_checks
 
 PROFILES = ("laptop", "production")
 #: Check evaluations handled per tick; the rest wait for the next tick.
 CHECK_BATCH = 100
 
-__all__ = ["alert_sensors", "freshness_checks"]
+__all__ = ["alert_sensors"]
 
 
 def alert_profile() -> str:

@@ -14,8 +14,8 @@ from dagster_dlt import DagsterDltResource
 
 from databox.config import load_dotenv_file
 from orchestration import ebird_assets, ebird_jobs, jobs, report, telegram_assets, telegram_marts
-from orchestration.alerts import alert_sensors, freshness_checks
-from orchestration.definition_settings import CELERY_BROKER_VAR, executor_choice
+from orchestration.alerts import alert_sensors
+from orchestration.executors import build_executor
 from orchestration.resources import build_resources
 
 # Settings may live in a .env file at the project root; variables already set win.
@@ -35,39 +35,11 @@ warnings.filterwarnings(
 )
 
 
-#: How often a celery run checks its steps (dagster_celery's default is 1 s).
-CELERY_POLL_SECONDS = 0.05
-
-
-def _executor() -> dg.ExecutorDefinition:
-    """``DATABOX_EXECUTOR=in_process`` runs every step in the run's process (fast on a
-    laptop: no 2–3 s subprocess start per step); the default multiprocess executor
-    isolates steps; ``celery`` (the production topology, deploy/production) sends each
-    step to the Celery workers listening on CELERY_BROKER_URL."""
-    choice = executor_choice()
-    if choice == "in_process":
-        return dg.in_process_executor
-    if choice == "celery":
-        # Imported only here: laptops never pay for celery/kombu. The broker is an env
-        # reference, so the UI and the run config show the variable's name, never the URL.
-        from dagster_celery import celery_executor, core_execution_loop
-
-        # The run's loop sleeps this long between polls of its steps: dagster_celery's 1 s
-        # cost ~3 s a run here (plan → chunks → collect, each hand-off waited a tick).
-        # 0.05 s polls a handful of rpc:// results, a few ms of the run's CPU.
-        core_execution_loop.TICK_SECONDS = CELERY_POLL_SECONDS
-        return celery_executor.configured(
-            {"broker": {"env": CELERY_BROKER_VAR}, "backend": "rpc://"}, name="celery"
-        )
-    return dg.multiprocess_executor
-
-
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([telegram_assets, telegram_marts, report, ebird_assets]),
-    asset_checks=[
-        *dg.load_asset_checks_from_modules([telegram_assets, telegram_marts, ebird_assets]),
-        *freshness_checks,
-    ],
+    # Most checks are check_specs of their asset, evaluated in its step
+    # (orchestration.inline_checks); these are the ones with a step of their own.
+    asset_checks=dg.load_asset_checks_from_modules([telegram_assets, telegram_marts, ebird_assets]),
     jobs=[
         jobs.daily_pipeline_job,
         ebird_jobs.daily_ebird_pipeline,
@@ -76,5 +48,5 @@ defs = dg.Definitions(
     schedules=[jobs.daily_pipeline_schedule, ebird_jobs.daily_ebird_schedule],
     sensors=[ebird_jobs.ebird_api_availability_sensor, *alert_sensors],
     resources={**build_resources(), "dlt": DagsterDltResource()},
-    executor=_executor(),
+    executor=build_executor(),
 )

@@ -12,8 +12,9 @@
 * ``sqlmesh_staging`` / ``sqlmesh_marts``: one asset per SQLMesh model, run with
   ``sqlmesh.Context`` from Python (plan + apply + run; never a CLI prompt).
 * ``data_quality_checks``: every quality check, written to
-  ``quality.data_quality_results``; plus Dagster asset checks on raw (blocking) and
-  modelled tables.
+  ``quality.data_quality_results``; plus Dagster asset checks: on the raw tables
+  (quality, blocking; freshness) in one step, ``raw_ebird_checks``, and on the models
+  in the step that builds them.
 """
 
 from contextlib import nullcontext
@@ -39,6 +40,8 @@ from databox.filelock import file_lock
 from databox.transform.dag import load_dag
 from orchestration.definition_settings import ebird_history_start, ebird_timezone
 from orchestration.ebird_metadata import table_metadata, with_table_metadata
+from orchestration.freshness import ebird_freshness_checks
+from orchestration.inline_checks import InlineCheck, check_specs, evaluate_checks
 from orchestration.resources import EbirdResource, WarehouseResource
 from orchestration.sqlmesh_assets import model_key, model_materializations
 from orchestration.telegram_shared import TRANSIENT_RETRY, WAREHOUSE_POOL, markdown_table
@@ -257,6 +260,84 @@ def ebird_historic_assets(
     )
 
 
+# -- Quality ------------------------------------------------------------------------
+
+
+def _outcome_rows(outcomes) -> list[dict]:
+    return [
+        {
+            "check": o.name,
+            "table": o.table,
+            "severity": o.severity,
+            "result": "skipped" if o.skipped else ("pass" if o.passed else "FAIL"),
+            "failing_rows": o.failing_rows,
+        }
+        for o in outcomes
+    ]
+
+
+def _table_check(table: str, blocking: bool) -> InlineCheck:
+    schema, name = table.split(".")
+
+    def _evaluate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        from databox.ebird.quality import run_quality_checks
+
+        outcomes = run_quality_checks(warehouse.connect(), tables={table})
+        failed = [o for o in outcomes if not o.skipped and not o.passed and o.severity == "error"]
+        warned = [o for o in outcomes if not o.skipped and not o.passed and o.severity != "error"]
+        return dg.AssetCheckResult(
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "failed": len(failed),
+                "warnings": len(warned),
+                "checks": dg.MetadataValue.md(
+                    markdown_table(
+                        _outcome_rows(outcomes), ["check", "severity", "result", "failing_rows"]
+                    )
+                ),
+            },
+        )
+
+    spec = dg.AssetCheckSpec(
+        "quality",
+        asset=dg.AssetKey([schema, name]),
+        blocking=blocking,
+        description=(
+            f"Keys not null and unique, coordinates in range, dates not in the future on {table}"
+            + (" (blocking: downstream models do not build on bad rows)." if blocking else ".")
+        ),
+    )
+    return InlineCheck(spec, _evaluate)
+
+
+RAW_CHECKED = ("recent_observations", "notable_observations", "taxonomy", "hotspots")
+#: The raw tables' checks, blocking quality and non-blocking freshness, in one step:
+#: dagster-dlt's assets take no check specs, and one step beats eight.
+RAW_CHECKS = [
+    *(_table_check(f"{DEFAULT_DATASET}.{t}", blocking=True) for t in RAW_CHECKED),
+    *ebird_freshness_checks,
+]
+#: The models' checks, evaluated in the step that builds them.
+MODEL_CHECKS = {
+    "staging": [
+        _table_check("staging.stg_ebird_observations", blocking=False),
+        _table_check("staging.stg_ebird_historic_observations", blocking=False),
+    ],
+    "marts": [_table_check("marts.fct_daily_species_counts", blocking=False)],
+}
+
+
+@dg.multi_asset_check(
+    name="raw_ebird_checks",
+    specs=check_specs(RAW_CHECKS),
+    can_subset=True,
+    description="Quality (blocking) and freshness of the raw eBird tables, after the load.",
+)
+def raw_ebird_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    yield from evaluate_checks(context, RAW_CHECKS, warehouse)
+
+
 # -- SQLMesh ------------------------------------------------------------------------
 
 DAG = load_dag()
@@ -304,11 +385,12 @@ def _plan_and_apply(context, warehouse: WarehouseResource, config: TransformConf
     )
     context.log.info(str(summary))
     yield from model_materializations(warehouse.connect(), models, summary)
+    yield from evaluate_checks(context, MODEL_CHECKS[schema], warehouse)
 
 
 @dg.multi_asset(
     name="sqlmesh_staging", specs=_model_specs("staging"), pool=WAREHOUSE_POOL,
-    retry_policy=TRANSIENT_RETRY,
+    retry_policy=TRANSIENT_RETRY, check_specs=check_specs(MODEL_CHECKS["staging"]),
 )  # fmt: skip
 def sqlmesh_staging(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: TransformConfig
@@ -318,75 +400,12 @@ def sqlmesh_staging(
 
 @dg.multi_asset(
     name="sqlmesh_marts", specs=_model_specs("marts"), pool=WAREHOUSE_POOL,
-    retry_policy=TRANSIENT_RETRY,
+    retry_policy=TRANSIENT_RETRY, check_specs=check_specs(MODEL_CHECKS["marts"]),
 )  # fmt: skip
 def sqlmesh_marts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: TransformConfig
 ):
     yield from _plan_and_apply(context, warehouse, config, "marts")
-
-
-# -- Quality ------------------------------------------------------------------------
-
-
-def _outcome_rows(outcomes) -> list[dict]:
-    return [
-        {
-            "check": o.name,
-            "table": o.table,
-            "severity": o.severity,
-            "result": "skipped" if o.skipped else ("pass" if o.passed else "FAIL"),
-            "failing_rows": o.failing_rows,
-        }
-        for o in outcomes
-    ]
-
-
-def _table_check(table: str, blocking: bool):
-    schema, name = table.split(".")
-
-    @dg.asset_check(
-        asset=dg.AssetKey([schema, name]),
-        name="quality",
-        blocking=blocking,
-        description=(
-            f"Keys not null and unique, coordinates in range, dates not in the future on {table}"
-            + (" (blocking: downstream models do not build on bad rows)." if blocking else ".")
-        ),
-    )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        from databox.ebird.quality import run_quality_checks
-
-        outcomes = run_quality_checks(warehouse.connect(), tables={table})
-        failed = [o for o in outcomes if not o.skipped and not o.passed and o.severity == "error"]
-        warned = [o for o in outcomes if not o.skipped and not o.passed and o.severity != "error"]
-        return dg.AssetCheckResult(
-            passed=not failed,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "failed": len(failed),
-                "warnings": len(warned),
-                "checks": dg.MetadataValue.md(
-                    markdown_table(
-                        _outcome_rows(outcomes), ["check", "severity", "result", "failing_rows"]
-                    )
-                ),
-            },
-        )
-
-    return _check
-
-
-RAW_CHECKED = ("recent_observations", "notable_observations", "taxonomy", "hotspots")
-raw_quality_checks = [_table_check(f"{DEFAULT_DATASET}.{t}", blocking=True) for t in RAW_CHECKED]
-model_quality_checks = [
-    _table_check(m, blocking=False)
-    for m in (
-        "staging.stg_ebird_observations",
-        "staging.stg_ebird_historic_observations",
-        "marts.fct_daily_species_counts",
-    )
-]
 
 
 @dg.asset(

@@ -2,8 +2,9 @@
 
 Severity ERROR, so a stale table feeds the failed-check alert (``orchestration.alerts``);
 non-blocking, so a quiet source never stops the rest of its job. Each check is on an
-asset of its job (``load_raw_data``; ``raw_ebird/<table>``), so it runs with
-``daily_pipeline_job`` / ``daily_ebird_pipeline`` right after the load. Thresholds
+asset of its job (``load_raw_data``; ``raw_ebird/<table>``) and is evaluated in a step
+the job already has (orchestration.inline_checks): load_raw_data's own, and the raw
+eBird checks' one step, right after the load. Thresholds
 (``TELEGRAM_FRESHNESS_HOURS``, ``EBIRD_FRESHNESS_HOURS``) are read when the check runs,
 like every setting that does not shape the definitions (see ``databox.freshness`` for
 what is measured and why).
@@ -23,6 +24,7 @@ from databox.freshness import (
     freshness_hours,
     telegram_freshness,
 )
+from orchestration.inline_checks import InlineCheck
 from orchestration.resources import WarehouseResource
 
 #: The eBird raw assets the daily job loads (orchestration.ebird_assets.DAILY_RESOURCES;
@@ -48,40 +50,45 @@ def freshness_result(freshness: Freshness) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=dg.AssetKey("load_raw_data"),
-    name="telegram_freshness",
-    blocking=False,
-    description=(
-        "The newest message in raw.telegram_messages (any channel) was posted within "
-        f"TELEGRAM_FRESHNESS_HOURS (default {TELEGRAM_DEFAULT_HOURS:g})."
-    ),
-)
-def telegram_freshness_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def _telegram_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     hours = freshness_hours(os.environ, "TELEGRAM_FRESHNESS_HOURS", TELEGRAM_DEFAULT_HOURS)
     return freshness_result(telegram_freshness(warehouse.connect(), hours))
 
 
-def _ebird_check(table: str) -> dg.AssetChecksDefinition:
+#: Evaluated in load_raw_data's step (orchestration.telegram_assets).
+telegram_freshness_check = InlineCheck(
+    dg.AssetCheckSpec(
+        "telegram_freshness",
+        asset="load_raw_data",
+        blocking=False,
+        description=(
+            "The newest message in raw.telegram_messages (any channel) was posted within "
+            f"TELEGRAM_FRESHNESS_HOURS (default {TELEGRAM_DEFAULT_HOURS:g})."
+        ),
+    ),
+    _telegram_freshness,
+)
+
+
+def _ebird_check(table: str) -> InlineCheck:
     full = f"{EBIRD_DATASET}.{table}"
 
-    @dg.asset_check(
+    def _evaluate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        hours = freshness_hours(os.environ, "EBIRD_FRESHNESS_HOURS", EBIRD_DEFAULT_HOURS)
+        return freshness_result(ebird_freshness(warehouse.connect(), full, hours))
+
+    spec = dg.AssetCheckSpec(
+        "freshness",
         asset=dg.AssetKey([EBIRD_DATASET, table]),
-        name="freshness",
         blocking=False,
         description=(
             f"The newest successful dlt load that left rows in {full} is at most "
             f"EBIRD_FRESHNESS_HOURS old (default {EBIRD_DEFAULT_HOURS:g})."
         ),
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        hours = freshness_hours(os.environ, "EBIRD_FRESHNESS_HOURS", EBIRD_DEFAULT_HOURS)
-        return freshness_result(ebird_freshness(warehouse.connect(), full, hours))
-
-    return _check
+    return InlineCheck(spec, _evaluate)
 
 
-freshness_checks: list[dg.AssetChecksDefinition] = [
-    telegram_freshness_check,
-    *(_ebird_check(table) for table in EBIRD_RAW_TABLES),
-]
+#: Evaluated with the raw quality checks in one step (orchestration.ebird_assets).
+ebird_freshness_checks: list[InlineCheck] = [_ebird_check(table) for table in EBIRD_RAW_TABLES]
+freshness_checks: list[InlineCheck] = [telegram_freshness_check, *ebird_freshness_checks]

@@ -8,6 +8,8 @@ whatever it could): partial success is never shown green.
 
 import dagster as dg
 
+from orchestration.freshness import telegram_freshness_check
+from orchestration.inline_checks import InlineCheck, check_specs, evaluate_checks
 from orchestration.resources import DataLakeResource, DetectorResource, WarehouseResource
 from orchestration.telegram_enrich import enrich_data_yolo, no_image_errors
 from orchestration.telegram_scrape import scrape_telegram
@@ -26,7 +28,6 @@ __all__ = [
     "load_raw_data",
     "load_yolo_detections",
     "no_image_errors",
-    "no_unresolved_load_errors",
     "scrape_telegram",
 ]
 
@@ -36,12 +37,44 @@ def _row_count(wh, table: str) -> int:
     return int(wh.query(f"select count(*) as n from {table}")[0]["n"])
 
 
+def _unresolved_load_errors(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    from databox.telegram.load import unresolved_load_errors
+
+    unresolved = unresolved_load_errors(warehouse.connect())
+    return dg.AssetCheckResult(
+        passed=not unresolved,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "unresolved": len(unresolved),
+            "errors": dg.MetadataValue.md(
+                markdown_table(unresolved[:20], ["source_file", "record_index", "error"])
+            ),
+        },
+    )
+
+
+no_unresolved_load_errors = InlineCheck(
+    dg.AssetCheckSpec(
+        "no_unresolved_load_errors",
+        asset="load_raw_data",
+        description=(
+            "Every lake file and record is loaded: nothing waits in raw.load_errors. Stays "
+            "failed on later runs until the quarantined file is fixed and reloads cleanly."
+        ),
+    ),
+    _unresolved_load_errors,
+)
+#: Evaluated in load_raw_data's step, after the load (orchestration.inline_checks).
+LOAD_RAW_CHECKS = (no_unresolved_load_errors, telegram_freshness_check)
+
+
 @dg.asset(
     group_name=TELEGRAM_GROUP,
     deps=[scrape_telegram],
     kinds={"python", "sql"},
     pool=WAREHOUSE_POOL,
     retry_policy=TRANSIENT_RETRY,
+    check_specs=check_specs(LOAD_RAW_CHECKS),
     description=(
         "Lake JSON files new or changed since the last load, bulk-upserted into "
         "raw.telegram_messages (one row per channel and message id). Malformed files "
@@ -91,30 +124,8 @@ def load_raw_data(
             metadata=metadata,
             allow_retries=False,
         )
-    return dg.MaterializeResult(metadata=metadata)
-
-
-@dg.asset_check(
-    asset=load_raw_data,
-    description=(
-        "Every lake file and record is loaded: nothing waits in raw.load_errors. Stays "
-        "failed on later runs until the quarantined file is fixed and reloads cleanly."
-    ),
-)
-def no_unresolved_load_errors(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    from databox.telegram.load import unresolved_load_errors
-
-    unresolved = unresolved_load_errors(warehouse.connect())
-    return dg.AssetCheckResult(
-        passed=not unresolved,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "unresolved": len(unresolved),
-            "errors": dg.MetadataValue.md(
-                markdown_table(unresolved[:20], ["source_file", "record_index", "error"])
-            ),
-        },
-    )
+    checks = list(evaluate_checks(context, LOAD_RAW_CHECKS, warehouse))
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 
 @dg.asset(

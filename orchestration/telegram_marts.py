@@ -1,7 +1,7 @@
 """The Telegram SQLMesh project (src/databox/transform/telegram) as one asset per model.
 
 load_raw_data, load_yolo_detections ──▶ telegram_sqlmesh_staging (the staging models)
-──[blocking checks: keys unique, no service message]──▶ telegram_sqlmesh_marts (dims,
+──[blocking checks, in its step: keys unique, no service message]──▶ telegram_sqlmesh_marts (dims,
 facts, marts; the refresh watermark advances here) ──▶ databox_report (orchestration.report)
 
 Both steps run ``refresh_telegram_marts``, which restates the message dates whose raw
@@ -18,6 +18,7 @@ import dagster as dg
 from databox.ebird.docs import model_summary
 from databox.transform.dag import load_dag
 from databox.transform.runner import TELEGRAM_PROJECT_DIR
+from orchestration.inline_checks import InlineCheck, check_specs, evaluate_checks
 from orchestration.resources import WarehouseResource
 from orchestration.sqlmesh_assets import model_key, model_materializations
 from orchestration.telegram_shared import TELEGRAM_GROUP, TRANSIENT_RETRY, WAREHOUSE_POOL
@@ -72,53 +73,9 @@ def _specs(schema: str) -> list[dg.AssetSpec]:
     return specs
 
 
-def _refresh(context, warehouse: WarehouseResource, schema: str, last: bool):
-    from databox.transform.telegram_refresh import refresh_telegram_marts
-
-    models = models_in_order(schema)
-    url = warehouse.settings().database_url
-    # shared_runner: the staging step's SQLMesh context serves the marts step too.
-    result = refresh_telegram_marts(
-        url, select_models=models, advance_watermark=last, shared_runner=True
-    )
-    days = f"{result.start} → {result.end}" if result.restated else "none (nothing changed)"
-    if result.skipped:
-        context.log.info("no raw row and no model changed since the last refresh: up to date")
-    else:
-        context.log.info(f"{result.summary}; restated message dates: {days}")
-    extra = {"restated_dates": days, "up_to_date": result.skipped}
-    yield from model_materializations(warehouse.connect(), models, result.summary, extra)
-
-
-@dg.multi_asset(
-    name="telegram_sqlmesh_staging", specs=_specs(STAGING), pool=WAREHOUSE_POOL,
-    retry_policy=TRANSIENT_RETRY,
-)  # fmt: skip
-def telegram_sqlmesh_staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    yield from _refresh(context, warehouse, STAGING, last=False)
-
-
-@dg.multi_asset(
-    name="telegram_sqlmesh_marts", specs=_specs(MARTS), pool=WAREHOUSE_POOL,
-    retry_policy=TRANSIENT_RETRY,
-)  # fmt: skip
-def telegram_sqlmesh_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    yield from _refresh(context, warehouse, MARTS, last=True)
-
-
-def _staging_check(model: str) -> dg.AssetChecksDefinition:
+def _staging_check(model: str) -> InlineCheck:
     grain = STAGING_GRAIN[model]
 
-    @dg.asset_check(
-        asset=model_key(model),
-        name="keys",
-        blocking=True,
-        description=(
-            f"{model}: ({', '.join(grain)}) is never null and unique"
-            + (", and no service message is counted as a post" if "messages" in model else "")
-            + ". Blocking: the marts do not build on bad staging rows."
-        ),
-    )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         keys = ", ".join(grain)
         nulls = " OR ".join(f"{c} IS NULL" for c in grain)
@@ -142,24 +99,73 @@ def _staging_check(model: str) -> dg.AssetChecksDefinition:
             metadata={**found, "rows": rows},
         )
 
-    return _check
+    spec = dg.AssetCheckSpec(
+        "keys",
+        asset=model_key(model),
+        blocking=True,
+        description=(
+            f"{model}: ({', '.join(grain)}) is never null and unique"
+            + (", and no service message is counted as a post" if "messages" in model else "")
+            + ". Blocking: the marts do not build on bad staging rows."
+        ),
+    )
+    return InlineCheck(spec, _check)
 
 
-staging_checks = [_staging_check(m) for m in STAGING_GRAIN]
-
-
-@dg.asset_check(
-    asset=model_key("telegram_marts.fct_messages"),
-    name="freshness",
-    blocking=False,
-    description=(
-        "The newest post in telegram_marts.fct_messages is within TELEGRAM_FRESHNESS_HOURS "
-        "(default 48): stale facts beside fresh raw rows mean the marts did not build."
-    ),
-)
-def facts_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def _facts_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     from databox.freshness import TELEGRAM_DEFAULT_HOURS, freshness_hours, telegram_facts_freshness
     from orchestration.freshness import freshness_result
 
     hours = freshness_hours(os.environ, "TELEGRAM_FRESHNESS_HOURS", TELEGRAM_DEFAULT_HOURS)
     return freshness_result(telegram_facts_freshness(warehouse.connect(), hours))
+
+
+facts_freshness = InlineCheck(
+    dg.AssetCheckSpec(
+        "freshness",
+        asset=model_key("telegram_marts.fct_messages"),
+        blocking=False,
+        description=(
+            "The newest post in telegram_marts.fct_messages is within TELEGRAM_FRESHNESS_HOURS "
+            "(default 48): stale facts beside fresh raw rows mean the marts did not build."
+        ),
+    ),
+    _facts_freshness,
+)
+#: Each schema's checks, evaluated in its step right after SQLMesh (inline_checks).
+CHECKS = {STAGING: [_staging_check(m) for m in STAGING_GRAIN], MARTS: [facts_freshness]}
+
+
+def _refresh(context, warehouse: WarehouseResource, schema: str, last: bool):
+    from databox.transform.telegram_refresh import refresh_telegram_marts
+
+    models = models_in_order(schema)
+    url = warehouse.settings().database_url
+    # shared_runner: the staging step's SQLMesh context serves the marts step too.
+    result = refresh_telegram_marts(
+        url, select_models=models, advance_watermark=last, shared_runner=True
+    )
+    days = f"{result.start} → {result.end}" if result.restated else "none (nothing changed)"
+    if result.skipped:
+        context.log.info("no raw row and no model changed since the last refresh: up to date")
+    else:
+        context.log.info(f"{result.summary}; restated message dates: {days}")
+    extra = {"restated_dates": days, "up_to_date": result.skipped}
+    yield from model_materializations(warehouse.connect(), models, result.summary, extra)
+    yield from evaluate_checks(context, CHECKS[schema], warehouse)
+
+
+@dg.multi_asset(
+    name="telegram_sqlmesh_staging", specs=_specs(STAGING), pool=WAREHOUSE_POOL,
+    retry_policy=TRANSIENT_RETRY, check_specs=check_specs(CHECKS[STAGING]),
+)  # fmt: skip
+def telegram_sqlmesh_staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    yield from _refresh(context, warehouse, STAGING, last=False)
+
+
+@dg.multi_asset(
+    name="telegram_sqlmesh_marts", specs=_specs(MARTS), pool=WAREHOUSE_POOL,
+    retry_policy=TRANSIENT_RETRY, check_specs=check_specs(CHECKS[MARTS]),
+)  # fmt: skip
+def telegram_sqlmesh_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    yield from _refresh(context, warehouse, MARTS, last=True)

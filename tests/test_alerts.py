@@ -25,6 +25,7 @@ from databox.errors import ConfigError
 from databox.warehouse import connect
 from orchestration import alerts
 from orchestration.freshness import telegram_freshness_check
+from orchestration.inline_checks import evaluate_checks
 from orchestration.resources import WarehouseResource
 
 SECRET = "T000/B000/s3cr3tT0ken"
@@ -205,9 +206,12 @@ def test_run_failure_sensor_posts_logs_and_survives_a_failing_webhook(receiver, 
     assert run.run_id in logged and SECRET not in logged
 
 
-@dg.asset(name="load_raw_data")
-def stub_load_raw_data():
-    """Stands in for the Telegram load: the real freshness check is attached to it."""
+@dg.asset(name="load_raw_data", check_specs=[telegram_freshness_check.spec])
+def stub_load_raw_data(context, warehouse: WarehouseResource):
+    """Stands in for the Telegram load: the real freshness check is evaluated in its
+    step, as in load_raw_data."""
+    yield dg.MaterializeResult()
+    yield from evaluate_checks(context, [telegram_freshness_check], warehouse)
 
 
 @dg.asset_check(asset=stub_load_raw_data)
@@ -227,14 +231,14 @@ def test_failed_check_sensor_posts_error_checks_since_its_cursor(
     with dg.instance_for_test() as instance:
         defs = dg.Definitions(
             assets=[stub_load_raw_data],
-            asset_checks=[telegram_freshness_check, warn_only_check],
+            asset_checks=[warn_only_check],
             resources={"warehouse": WarehouseResource(database_url=duckdb_url)},
         )
         first = dg.build_sensor_context(instance=instance, definitions=defs)
         alerts.failed_check_alert(first)  # starts at the newest execution: none yet
         assert json.loads(first.cursor) == {"after": 0, "done": []}
         result = dg.materialize(
-            [stub_load_raw_data, telegram_freshness_check, warn_only_check],
+            [stub_load_raw_data, warn_only_check],
             instance=instance,
             resources={"warehouse": WarehouseResource(database_url=duckdb_url)},
             raise_on_error=False,

@@ -132,10 +132,10 @@ def test_celery_runs_poll_their_steps_faster_than_dagster_celerys_default(monkey
     hand-off (plan → chunks → collect) up to a second. The constant must still exist."""
     from dagster_celery import core_execution_loop
 
-    from orchestration import definitions
+    from orchestration import executors
 
     monkeypatch.setattr(core_execution_loop, "TICK_SECONDS", 1)
     monkeypatch.setenv("DATABOX_EXECUTOR", "celery")
     monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
-    assert definitions._executor().name == "celery"
-    assert core_execution_loop.TICK_SECONDS == definitions.CELERY_POLL_SECONDS <= 0.1
+    assert executors.build_executor().name == "celery"
+    assert core_execution_loop.TICK_SECONDS == executors.CELERY_POLL_SECONDS <= 0.1

@@ -91,7 +91,7 @@ def test_freshness_hours_validated():
 
 
 def test_check_definitions_are_non_blocking_on_the_raw_assets():
-    keys = {key for check in freshness_checks for key in check.check_keys}
+    keys = {check.key for check in freshness_checks}
     assert {k.asset_key.to_user_string() for k in keys} == {
         "load_raw_data",
         "raw_ebird/recent_observations",
@@ -99,7 +99,7 @@ def test_check_definitions_are_non_blocking_on_the_raw_assets():
         "raw_ebird/taxonomy",
         "raw_ebird/hotspots",
     }
-    assert all(not spec.blocking for c in freshness_checks for spec in c.check_specs)
+    assert all(not c.spec.blocking for c in freshness_checks)
 
 
 def test_telegram_check_reads_threshold_and_reports_metadata(duckdb_url, monkeypatch):
@@ -107,10 +107,10 @@ def test_telegram_check_reads_threshold_and_reports_metadata(duckdb_url, monkeyp
     _telegram(wh, 30.0, now=datetime.now(UTC))
     resource = WarehouseResource(database_url=duckdb_url)
     monkeypatch.delenv("TELEGRAM_FRESHNESS_HOURS", raising=False)
-    result = telegram_freshness_check(warehouse=resource)
+    result = telegram_freshness_check.evaluate(resource)
     assert result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     assert result.metadata["threshold_hours"].value == 48
     assert 29.9 < result.metadata["age_hours"].value < 30.1
     monkeypatch.setenv("TELEGRAM_FRESHNESS_HOURS", "24")
-    result = telegram_freshness_check(warehouse=resource)
+    result = telegram_freshness_check.evaluate(resource)
     assert not result.passed and "STALE" in result.description

@@ -157,7 +157,36 @@ def test_the_same_data_gives_the_same_charts(built, tmp_path):
     again = build_report(url, out_dir=tmp_path, processed_dir=root / "processed", now=NOW)
     assert again.charts == report.charts
     assert again.path.read_bytes() == report.path.read_bytes()
-    assert not [p for p in tmp_path.iterdir() if p.name != "report.html"]  # no temp left
+    # No temp file left; beside the page only the chart cache (one PNG per chart).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".charts", "report.html"]
+    assert len(list((tmp_path / ".charts").iterdir())) == len(report.charts)
+
+
+def test_a_rerun_on_unchanged_data_draws_nothing_and_a_changed_mart_one_chart(tmp_path):
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    fill_warehouse(url)
+    first = build_report(url, out_dir=tmp_path / "out", processed_dir=tmp_path, now=NOW)
+    assert first.charts_drawn == len(first.charts) == 6
+    # Unchanged data, another process: the charts come from the cache, so matplotlib is
+    # never imported, and the page is the same.
+    code = (
+        "import sys; from databox.report import build_report; from datetime import datetime, "
+        f"timezone; r = build_report({url!r}, out_dir={str(tmp_path / 'out')!r}, "
+        f"processed_dir={str(tmp_path)!r}, now=datetime.fromisoformat({NOW.isoformat()!r})); "
+        "assert r.charts_drawn == 0, r.charts_drawn; "
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert (tmp_path / "out" / "report.html").read_bytes() == first.path.read_bytes()
+    with connect(url).session() as s:
+        s.execute("UPDATE telegram_marts.mart_top_objects SET detections = detections + 1")
+    third = build_report(url, out_dir=tmp_path / "out", processed_dir=tmp_path, now=NOW)
+    assert third.charts_drawn == 1 and third.charts["top_objects"] != first.charts["top_objects"]
+    assert {k: v for k, v in third.charts.items() if k != "top_objects"} == {
+        k: v for k, v in first.charts.items() if k != "top_objects"
+    }
+    # The previous top-objects chart was pruned: one entry per chart of this build.
+    assert len(list((tmp_path / "out" / ".charts").glob("*.png"))) == 6
 
 
 def test_charts_markdown_embeds_each_chart(built):

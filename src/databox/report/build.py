@@ -13,6 +13,8 @@ from databox.config import redact_url, resolve_path
 from databox.errors import ConfigError, DataboxError, WarehouseUnavailable
 from databox.filelock import LockTimeout
 from databox.report import charts
+from databox.report.chart_cache import FOLDER as CHART_CACHE
+from databox.report.chart_cache import ChartCache
 from databox.report.html import SectionView, data_uri, page
 from databox.report.queries import SPECS, Missing, ReportData, as_day, read_report_data
 from databox.warehouse import connect
@@ -42,6 +44,8 @@ class Report:
     #: section name -> its "no data yet: run …" note
     notes: dict[str, str] = field(default_factory=dict)
     figures: dict[str, int] = field(default_factory=dict)
+    #: charts drawn by this build; the others were unchanged and came from the cache
+    charts_drawn: int = 0
 
 
 def default_reports_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -77,7 +81,8 @@ def build_report(
     data = read_warehouse(database_url)
     out = resolve_path(out_dir) if out_dir is not None else default_reports_dir()
     photos_dir = resolve_path(processed_dir) if processed_dir else default_processed_dir()
-    views = [_view(name, data, photos_dir) for name in SPECS]
+    cache = ChartCache(out / CHART_CACHE)
+    views = [_view(name, data, photos_dir, cache) for name in SPECS]
     now = now or datetime.now(timezone.utc)
     html = page(
         title="Databox report: Telegram channels and eBird sightings",
@@ -89,6 +94,7 @@ def build_report(
     )
     path = out / "report.html"
     write_atomically(path, html.encode("utf-8"))
+    cache.prune()
     return Report(
         path=path,
         charts={v.name: v.chart for v in views if v.chart},
@@ -97,6 +103,7 @@ def build_report(
         sections_missing=tuple(v.name for v in views if v.note),
         notes={v.name: v.note for v in views if v.note},
         figures=dict(data.figures),
+        charts_drawn=cache.drawn,
     )
 
 
@@ -117,7 +124,7 @@ def write_atomically(path: Path, content: bytes) -> None:
         raise
 
 
-def _view(name: str, data: ReportData, photos_dir: Path) -> SectionView:
+def _view(name: str, data: ReportData, photos_dir: Path, cache: ChartCache) -> SectionView:
     spec = SPECS[name]
     pipeline = "eBird" if spec.table.startswith("marts.") else "Telegram"
     view = SectionView(name=name, title=spec.title, pipeline=pipeline)
@@ -125,7 +132,7 @@ def _view(name: str, data: ReportData, photos_dir: Path) -> SectionView:
     if isinstance(value, Missing) or not value:
         view.note = value.note if isinstance(value, Missing) else "no data yet"
         return view
-    _FILL[name](view, value, data, photos_dir)
+    _FILL[name](view, value, data, photos_dir, cache)
     return view
 
 
@@ -134,8 +141,8 @@ def _span(rows, column: str) -> str:
     return f"{days[0]} to {days[-1]}"
 
 
-def _daily_activity(view, rows, data, photos_dir) -> None:
-    view.chart = charts.daily_activity(rows, as_day)
+def _daily_activity(view, rows, data, photos_dir, cache) -> None:
+    view.chart = cache.chart("daily_activity", rows, lambda: charts.daily_activity(rows, as_day))
     totals: dict[str, list[int]] = {}
     for r in rows:
         t = totals.setdefault(str(r["channel"]), [0, 0, 0, 0])
@@ -151,8 +158,8 @@ def _daily_activity(view, rows, data, photos_dir) -> None:
     view.caption = "Totals per channel"
 
 
-def _visual_content(view, rows, data, photos_dir) -> None:
-    view.chart = charts.visual_content(rows)
+def _visual_content(view, rows, data, photos_dir, cache) -> None:
+    view.chart = cache.chart("visual_content", rows, lambda: charts.visual_content(rows))
     view.alt = (f"Stacked horizontal bars of images per category for each channel "
                 f"({data.figures.get('photos', 0)} images)")  # fmt: skip
     view.headers = ("channel", "category", "images", "posts", "share of channel images")
@@ -160,11 +167,12 @@ def _visual_content(view, rows, data, photos_dir) -> None:
                   f"{float(r['share_of_channel_images'] or 0):.0%}") for r in rows]  # fmt: skip
 
 
-def _product_terms(view, rows, data, photos_dir) -> None:
+def _product_terms(view, rows, data, photos_dir, cache) -> None:
     labels = [str(r["term"]) for r in rows]
-    view.chart = charts.ranked_bars(labels, [int(r["mentions"] or 0) for r in rows],
-                                    title="Top product terms (all weeks)", xlabel="mentions",
-                                    ylabel="term")  # fmt: skip
+    values = [int(r["mentions"] or 0) for r in rows]
+    view.chart = cache.chart("product_terms", (labels, values), lambda: charts.ranked_bars(
+        labels, values, title="Top product terms (all weeks)", xlabel="mentions", ylabel="term"
+    ))  # fmt: skip
     view.alt = f"Horizontal bars of mentions for the top {len(rows)} product terms: " + ", ".join(
         labels[:5]
     )
@@ -173,11 +181,12 @@ def _product_terms(view, rows, data, photos_dir) -> None:
                   int(r["channels"] or 0), int(r["weeks"] or 0)) for r in rows]  # fmt: skip
 
 
-def _top_objects(view, rows, data, photos_dir) -> None:
+def _top_objects(view, rows, data, photos_dir, cache) -> None:
     labels = [str(r["class_name"]) for r in rows]
-    view.chart = charts.ranked_bars(labels, [int(r["detections"] or 0) for r in rows],
-                                    title="Top detected objects", xlabel="detections",
-                                    ylabel="object class")  # fmt: skip
+    values = [int(r["detections"] or 0) for r in rows]
+    view.chart = cache.chart("top_objects", (labels, values), lambda: charts.ranked_bars(
+        labels, values, title="Top detected objects", xlabel="detections", ylabel="object class"
+    ))  # fmt: skip
     view.alt = f"Horizontal bars of detections for the top {len(rows)} object classes: " + (
         ", ".join(labels[:5])
     )
@@ -188,8 +197,10 @@ def _top_objects(view, rows, data, photos_dir) -> None:
                   float(r["avg_confidence"] or 0)) for r in rows]  # fmt: skip
 
 
-def _species_counts(view, rows, data, photos_dir) -> None:
-    view.chart = charts.species_per_region(rows, as_day)
+def _species_counts(view, rows, data, photos_dir, cache) -> None:
+    view.chart = cache.chart(
+        "species_counts", rows, lambda: charts.species_per_region(rows, as_day)
+    )
     regions: dict[str, list] = {}
     for r in rows:  # ordered by region, day: the last row of a region is its latest day
         t = regions.setdefault(str(r["region_code"]), [0, 0, None, 0])
@@ -202,8 +213,10 @@ def _species_counts(view, rows, data, photos_dir) -> None:
     view.rows = [(k, *v) for k, v in sorted(regions.items())]
 
 
-def _notable_sightings(view, rows, data, photos_dir) -> None:
-    view.chart = charts.notable_per_day(rows, as_day)
+def _notable_sightings(view, rows, data, photos_dir, cache) -> None:
+    view.chart = cache.chart(
+        "notable_sightings", rows, lambda: charts.notable_per_day(rows, as_day)
+    )
     total = sum(int(r["sightings"]) for r in rows)
     view.alt = (f"Stacked bars of notable sightings per day by region ({total} sightings, "
                 f"{_span(rows, 'obs_date')})")  # fmt: skip
