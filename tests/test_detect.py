@@ -416,3 +416,31 @@ def test_jpeg_bytes_in_memory(detector):
     Image.fromarray(skimage.data.coffee()).save(buf, format="JPEG")
     result = detector.detect_image(Image.open(io.BytesIO(buf.getvalue())))
     assert "cup" in {d.class_name for d in result.detections}
+
+
+def test_the_benchmark_bound_feeds_the_model_what_the_pipeline_feeds_it(detector, coco_photos):
+    """bench.detect's bound times ``session.run`` alone on tensors prepared beforehand:
+    it is the real bound only if they are exactly the inputs ``detect_paths`` gives the
+    same session, batch for batch."""
+    from bench.detect import model_inputs
+
+    photos = coco_photos[:3]
+    fed: list[np.ndarray] = []
+    real = detector.session
+
+    class Spy:  # records the inputs, answers with the real session
+        def run(self, outputs, feeds):
+            fed.append(next(iter(feeds.values())).copy())
+            return real.run(outputs, feeds)
+
+    detector.session = Spy()
+    try:
+        results = list(detector.detect_paths(photos))
+    finally:
+        detector.session = real
+    assert all(r.status != "error" for r in results)
+    prepared = model_inputs(detector, photos)
+    assert len(prepared) == len(fed) == len(photos)
+    for ours, theirs in zip(prepared, fed, strict=True):
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        assert np.array_equal(ours, theirs)

@@ -383,3 +383,36 @@ def test_add_post_default_date_is_not_older_than_the_last_post(replica):
     new = chan.posts[new_id]
     assert new_id > last.id and new.date >= last.date
     assert new.date <= datetime.now(UTC) + timedelta(seconds=1) or new.date == last.date
+
+
+KINDS_PAGE = FIXTURES / "tme" / "kinds.html"
+
+
+def test_class_order_and_repeated_pages_read_the_same():
+    """The parser resolves each class string once per process: reading a page again, or
+    a page whose elements list the same classes in another order, gives the same posts."""
+    html = KINDS_PAGE.read_text()
+    first = parse_channel_page(html, "pharmakinds")
+    again = parse_channel_page(html, "pharmakinds")
+    assert again.posts == first.posts and len(first.posts) == 26
+    text = 'class="tgme_widget_message_text js-message_text"'
+    swapped = html.replace(text, 'class="js-message_text  tgme_widget_message_text"')
+    assert swapped != html
+    for _ in range(2):
+        assert parse_channel_page(swapped, "pharmakinds").posts == first.posts
+
+
+def test_an_unknown_class_fails_every_page_that_shows_it():
+    """An unknown tgme_widget_message* class is never remembered as harmless: the second
+    page showing it fails like the first, and a clean page still parses after them."""
+    html = KINDS_PAGE.read_text()
+    unknown = html.replace(
+        'class="tgme_widget_message_footer', 'class="tgme_widget_message_footer_v2', 1
+    )
+    assert unknown != html
+    for _ in range(2):
+        with pytest.raises(
+            PreviewLayoutError, match="unknown class 'tgme_widget_message_footer_v2'"
+        ):
+            parse_channel_page(unknown, "pharmakinds")
+    assert len(parse_channel_page(html, "pharmakinds").posts) == 26

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from selectolax.lexbor import LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from databox.telegram.web_layout import (
     ALBUM_ITEM_CLASS,
@@ -48,6 +48,15 @@ from databox.telegram.web_text import (
 
 __all__ = ["read_post"]
 
+#: lexbor's id of the <time> tag: comparing ids spares decoding the tag name.
+_TIME_TAG = LexborHTMLParser("<time></time>").css_first("time").tag_id
+
+
+def _token(cls: str, name: str) -> bool:
+    """Is ``name`` one of the classes in ``cls``? (The substring test spares a split
+    for the many elements that lack it.)"""
+    return name in cls and name in cls.split()
+
 
 def _inside(node: LexborNode, ancestor: int, stop: int) -> bool:
     parent = node.parent
@@ -68,7 +77,7 @@ def _forwarded(node: LexborNode) -> dict[str, str | None]:
         name = (
             text[len("Forwarded from") :].strip() or None if text.startswith("Forwarded") else text
         )
-    return {"name": name, "url": link.attributes.get("href") if link else None}
+    return {"name": name, "url": link.attrs.get("href") if link else None}
 
 
 class _Reader:
@@ -111,7 +120,7 @@ class _Reader:
     def message(self, node: LexborNode, cls: str) -> None:
         if node.mem_id != self.block_id:
             raise self.error("contains another message block")
-        self.service = SERVICE_CLASS in cls.split()
+        self.service = SERVICE_CLASS in cls and SERVICE_CLASS in cls.split()
 
     def page_level(self, node: LexborNode, cls: str) -> None:
         raise self.error(f"contains a page-level element ({cls})")
@@ -122,7 +131,7 @@ class _Reader:
 
     def service_photo(self, node: LexborNode, cls: str) -> None:
         img = node.css_first("img")
-        self.extra["service_photo_url"] = img.attributes.get("src") if img else None
+        self.extra["service_photo_url"] = img.attrs.get("src") if img else None
 
     def forwarded_from(self, node: LexborNode, cls: str) -> None:
         if self.forwarded is None:
@@ -131,10 +140,10 @@ class _Reader:
     def reply_header(self, node: LexborNode, cls: str) -> None:
         if self.reply is None:
             self.reply = node
-            self.reply_to_url = node.attributes.get("href")
+            self.reply_to_url = node.attrs.get("href")
 
     def text(self, node: LexborNode, cls: str) -> None:
-        if REPLY_TEXT_CLASS in cls.split():
+        if REPLY_TEXT_CLASS in cls and REPLY_TEXT_CLASS in cls.split():
             return  # the quoted text of the replied-to message
         if self.reply is not None and _inside(node, self.reply.mem_id, self.block_id):
             return
@@ -143,12 +152,12 @@ class _Reader:
         self.texts.append(node)
 
     def photo(self, node: LexborNode, cls: str) -> None:
-        attrs = node.attributes
+        attrs = node.attrs
         url = bg_url(attrs.get("style"))
         if url is None:
             raise self.error("has a photo without a background-image URL")
         self.photo_urls.append(url)
-        if ALBUM_ITEM_CLASS in cls.split():
+        if _token(cls, ALBUM_ITEM_CLASS):
             self.items.append({"kind": "photo", "thumb_url": None, "duration": None})
             self.item_ids.append(permalink_id(attrs.get("href"), self.channel))
         else:
@@ -163,9 +172,9 @@ class _Reader:
         self.has_video = True
         if thumb:
             self.thumbs.append(thumb)
-        if ALBUM_ITEM_CLASS in cls.split():
+        if _token(cls, ALBUM_ITEM_CLASS):
             self.items.append({"kind": "video", "thumb_url": thumb, "duration": duration})
-            self.item_ids.append(permalink_id(node.attributes.get("href"), self.channel))
+            self.item_ids.append(permalink_id(node.attrs.get("href"), self.channel))
         elif seen["gif"]:
             self.set_media("gif", media_of("gif", thumb_url=thumb))
         else:
@@ -184,7 +193,7 @@ class _Reader:
         self.open_part("document", audio=False, title=None, extra=None, time=time)
 
     def document_icon(self, node: LexborNode, cls: str) -> None:
-        if AUDIO_ICON_CLASS in cls.split() and "audio" in self.part:
+        if _token(cls, AUDIO_ICON_CLASS) and "audio" in self.part:
             self.part["audio"] = True
 
     def document_title(self, node: LexborNode, cls: str) -> None:
@@ -224,12 +233,12 @@ class _Reader:
             self.part["options"][-1]["text"] = plain(node)
 
     def location(self, node: LexborNode, cls: str) -> None:
-        href = node.attributes.get("href")
+        href = node.attrs.get("href")
         self.open_part("location", href=href, map=None, title=None, address=None)
 
     def location_map(self, node: LexborNode, cls: str) -> None:
         if "map" in self.part:
-            self.part["map"] = bg_url(node.attributes.get("style"))
+            self.part["map"] = bg_url(node.attrs.get("style"))
 
     def venue_title(self, node: LexborNode, cls: str) -> None:
         self.part["title"] = plain(node)
@@ -251,7 +260,7 @@ class _Reader:
             self.preview = link_preview(node)
 
     def button(self, node: LexborNode, cls: str) -> None:
-        button = {"text": plain(node), "url": node.attributes.get("href")}
+        button = {"text": plain(node), "url": node.attrs.get("href")}
         self.extra.setdefault("buttons", []).append(button)
 
     def views(self, node: LexborNode, cls: str) -> None:
@@ -272,67 +281,74 @@ class _Reader:
         self.date_link = self.date_link or node
 
     def unsupported_box(self, node: LexborNode, cls: str) -> None:
-        if UNSUPPORTED_TWIN in cls.split():
+        if _token(cls, UNSUPPORTED_TWIN):
             return  # the fallback twin of a JS-only sticker
         parent = node.parent
-        around = (parent.attributes.get("class") or "") if parent is not None else ""
+        around = (parent.attrs.get("class") or "") if parent is not None else ""
         if UNSUPPORTED_TWIN in around or "_player" in around:
             return  # inside a player, or the twin of custom-emoji content
         self.unsupported = True
 
     # -- the post ----------------------------------------------------------------------
     def finish(self) -> WebPost:
-        time = None
+        time = value = None
         if self.date_link is not None:
             time = self.date_link.child  # <a class=…_date href=…><time datetime=…>
-            if time is None or time.tag != "time" or "datetime" not in time.attributes:
+            found = time is not None and time.tag_id == _TIME_TAG
+            if found:
+                value = time.attrs.get("datetime")  # read once: each read costs a lookup
+                found = value is not None or "datetime" in time.attrs
+            if not found:
                 time = self.date_link.css_first("time[datetime]")
+                value = None if time is None else time.attrs.get("datetime")
         if time is None:
             time = self.block.css_first("time[datetime]")
+            value = None if time is None else time.attrs.get("datetime")
         if time is None:
             raise self.error("has no <time datetime> (its date)")
-        date = parse_datetime(time.attributes.get("datetime"))
+        date = parse_datetime(value)
         if date is None:
-            raise self.error(f"has an unreadable date {time.attributes.get('datetime')!r}")
-        post = WebPost(
-            channel=self.channel,
-            message_id=self.message_id,
-            url=(self.date_link.attributes.get("href") if self.date_link else None)
-            or f"https://t.me/{self.name}",
-            date=date,
-            views=parse_views(self.views_text),
-            views_text=self.views_text,
-            edited=self.edited,
-            forwarded_from=self.forwarded,
-            author=self.author,
-            signed_author=self.signed,
-            page_url=self.page.url,
-            extra=self.extra,
-        )
+            raise self.error(f"has an unreadable date {value!r}")
         if self.reply_to_url is not None:
             self.extra["reply_to_url"] = self.reply_to_url
+        url = (self.date_link.attrs.get("href") if self.date_link else None) or (
+            f"https://t.me/{self.name}"
+        )
         if self.service:
+            post = WebPost(
+                self.channel, self.message_id, url, date,
+                views=parse_views(self.views_text), views_text=self.views_text,
+                edited=self.edited, forwarded_from=self.forwarded, author=self.author,
+                signed_author=self.signed, page_url=self.page.url, extra=self.extra,
+            )  # fmt: skip
             self._finish_service(post)
             return post
-        post.link_preview = self.preview
-        post.photo_urls = self.photo_urls
-        post.video_thumb_urls = self.thumbs
-        post.has_video, post.has_document = self.has_video, self.has_document
-        post.reply_to_message_id = permalink_id(self.reply_to_url, self.channel)
         texts = [text_and_links(node) for node in self.texts]
-        post.text = "\n".join(t for t, _ in texts if t) or None
-        post.links = [link for _, links in texts for link in links]
+        media_kind, media, album_ids = "none", None, []
         if self.items:
-            ids = list(dict.fromkeys(i for i in self.item_ids if i is not None))
-            if self.message_id not in ids:
-                ids.insert(0, self.message_id)
-            post.media_kind, post.media, post.album_ids = "album", {"items": self.items}, ids
+            album_ids = list(dict.fromkeys(i for i in self.item_ids if i is not None))
+            if self.message_id not in album_ids:
+                album_ids.insert(0, self.message_id)
+            media_kind, media = "album", {"items": self.items}
         elif self.kind is not None:
             if self.kind == "poll":
                 self.extra["poll_type"] = self.part.get("type")
-            post.media_kind, post.media = finish_part(self.kind, self.media or {}, self.voters_text)
+            media_kind, media = finish_part(self.kind, self.media or {}, self.voters_text)
         elif self.unsupported:
-            post.media_kind, post.media = "unsupported", media_of("unsupported")
+            media_kind, media = "unsupported", media_of("unsupported")
+        # One call with every field (not set field by field): this runs for every post.
+        post = WebPost(
+            self.channel, self.message_id, url, date,
+            text="\n".join(t for t, _ in texts if t) or None,
+            views=parse_views(self.views_text), views_text=self.views_text,
+            photo_urls=self.photo_urls, video_thumb_urls=self.thumbs,
+            has_video=self.has_video, has_document=self.has_document, edited=self.edited,
+            forwarded_from=self.forwarded, link_preview=self.preview, author=self.author,
+            signed_author=self.signed, media_kind=media_kind, media=media,
+            links=[link for _, links in texts for link in links],
+            reply_to_message_id=permalink_id(self.reply_to_url, self.channel),
+            album_ids=album_ids, page_url=self.page.url, extra=self.extra,
+        )  # fmt: skip
         return post
 
     def _finish_service(self, post: WebPost) -> None:
@@ -343,7 +359,7 @@ class _Reader:
         if post.action == "pinned" and node is not None:
             # Only a link to it names the pinned message; the page shows none as a rule.
             for a in node.css("a[href]"):
-                found = permalink_id(a.attributes.get("href"), self.channel)
+                found = permalink_id(a.attrs.get("href"), self.channel)
                 if found is not None and found != self.message_id:
                     post.pinned_message_id = found
                     break
@@ -370,13 +386,34 @@ def _slow_role(reader: _Reader, cls: str) -> str | None:
     return role
 
 
+#: class attribute → the handler of its role (None: chrome or not ours), for the class
+#: strings already resolved (bounded: ever new class strings cost lookups, not memory).
+_SEEN: dict[str, Any] = {}
+_SEEN_MAX = 4096
+_UNSEEN = object()
+
+
+def _handler_of(reader: _Reader, cls: str) -> Any:
+    """The handler for an element of class ``cls`` (``_SEEN`` remembers it); an unknown
+    tgme_widget_message* class fails the page each time it is met."""
+    # Fast path: one tgme_widget_message* class, first (as on every real page).
+    head, _, rest = cls.partition(" ")
+    role = _ROLES.get(head)
+    if role is None or "tgme_widget_message" in rest:
+        role = _slow_role(reader, cls)  # raises for an unknown class: never remembered
+    handler = None if role is None or role is CHROME else _HANDLERS[role]
+    if len(_SEEN) < _SEEN_MAX:
+        _SEEN[cls] = handler
+    return handler
+
+
 def read_post(
     block: LexborNode, index: int, previous: str | None, channel: str, page: Any
 ) -> WebPost:
     """The ``index``-th message block of a page (``previous``: the post before it).
 
     ``page`` has ``url`` and ``error(problem, post=, block=)`` (``web_parse._Page``)."""
-    data_post = block.attributes.get("data-post")
+    data_post = block.attrs.get("data-post")
     match = DATA_POST_RE.match((data_post or "").strip())
     if match is None or match["channel"].lower() != channel.lower():
         where = f"after {previous}" if previous else "the first on the page"
@@ -387,14 +424,14 @@ def read_post(
             block=block,
         )
     reader = _Reader(block, channel, int(match["id"]), page)
-    handlers, roles = _HANDLERS, _ROLES
+    seen = _SEEN
     for node in block.css(POST_SCAN):
-        cls = node.attrs.get("class") or ""
-        # Fast path: one tgme_widget_message* class, first (as on every real page).
-        head, _, rest = cls.partition(" ")
-        role = roles.get(head)
-        if role is None or "tgme_widget_message" in rest:
-            role = _slow_role(reader, cls)
-        if role is not CHROME and role is not None:
-            handlers[role](reader, node, cls)
+        # Every node here has a class (POST_SCAN matched it), so no .get: it costs a hop.
+        cls = node.attrs["class"] or ""
+        # A page repeats a few dozen class strings: each is resolved once (_handler_of).
+        handler = seen.get(cls, _UNSEEN)
+        if handler is _UNSEEN:
+            handler = _handler_of(reader, cls)
+        if handler is not None:
+            handler(reader, node, cls)
     return reader.finish()

@@ -23,6 +23,8 @@ _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 def media_of(kind: str, **values: Any) -> dict[str, Any]:
     """``media`` for ``kind`` with every key of ``MEDIA_FIELDS`` (None when unseen)."""
     fields = MEDIA_FIELDS[kind]
+    if not values:
+        return dict.fromkeys(fields)
     for name in values:
         if name not in fields:
             raise ValueError(f"media of kind {kind!r} has no field {name!r}")
@@ -89,11 +91,11 @@ def player(node: LexborNode) -> dict[str, Any]:
     for child in node.iter():
         tag = child.tag
         if tag == "i":
-            thumb = thumb or bg_url(child.attributes.get("style"))
+            thumb = thumb or bg_url(child.attrs.get("style"))
         elif tag == "time":
             duration = parse_duration(child.text())
         elif tag == "div":
-            cls = child.attributes.get("class") or ""
+            cls = child.attrs.get("class") or ""
             if "message_video_play" in cls:
                 play = True
             elif "video_wrap" in cls:
@@ -102,7 +104,7 @@ def player(node: LexborNode) -> dict[str, Any]:
                     looping = looping or ("loop" in attrs and "autoplay" in attrs)
     if thumb is None:  # not where the catalog puts it: look deeper
         found = node.css_first("i.tgme_widget_message_video_thumb")
-        thumb = bg_url(found.attributes.get("style")) if found is not None else None
+        thumb = bg_url(found.attrs.get("style")) if found is not None else None
     return {
         "thumb_url": thumb,
         "duration": duration,
@@ -114,7 +116,7 @@ def round_player(node: LexborNode) -> dict[str, Any]:
     thumb = duration = None
     for child in node.css("i.tgme_widget_message_roundvideo_thumb, time"):
         if child.tag == "i":
-            thumb = bg_url(child.attributes.get("style"))
+            thumb = bg_url(child.attrs.get("style"))
         else:
             duration = parse_duration(child.text())
     return media_of("round_video", thumb_url=thumb, duration=duration)
@@ -130,9 +132,9 @@ def sticker(node: LexborNode, fmt: str) -> dict[str, Any]:
     animated ``<picture>``, the ``<video src>`` of a video sticker."""
     url = None
     if fmt == "webp":
-        url = node.attributes.get("data-webp")
+        url = node.attrs.get("data-webp")
         if not url:
-            bg = bg_url(node.attributes.get("style"))
+            bg = bg_url(node.attrs.get("style"))
             url = bg if bg and not bg.startswith("data:") else None
     elif fmt == "tgs":
         for source in node.css("source"):
@@ -143,7 +145,7 @@ def sticker(node: LexborNode, fmt: str) -> dict[str, Any]:
                 break
     else:
         video = node.css_first("video")
-        url = (video.attributes.get("src") if video else None) or None
+        url = (video.attrs.get("src") if video else None) or None
     return media_of("sticker", url=url, format=fmt, emoji=None)
 
 
@@ -151,19 +153,19 @@ def link_preview(node: LexborNode) -> dict[str, Any]:
     """``LINK_PREVIEW_KEYS`` of a link card; the description keeps its line breaks."""
     found: dict[str, Any] = {}
     for part in node.css(LINK_PREVIEW_SCAN):
-        for token in (part.attributes.get("class") or "").split():
+        for token in (part.attrs.get("class") or "").split():
             name = LINK_PREVIEW_PARTS.get(token)
             if name is None or name in found:
                 continue
             if name in ("image", "video_thumb"):
-                found[name] = bg_url(part.attributes.get("style"))
+                found[name] = bg_url(part.attrs.get("style"))
             elif name == "description":
                 found[name] = clean(rich(part))
             else:
                 found[name] = plain(part)
             break
     return {
-        "url": node.attributes.get("href"),
+        "url": node.attrs.get("href"),
         "site_name": found.get("site_name"),
         "title": found.get("title"),
         "description": found.get("description"),

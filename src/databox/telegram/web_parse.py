@@ -84,7 +84,24 @@ class _Scan:
 
 
 def _first_element(node: LexborNode) -> LexborNode | None:
-    return next((c for c in node.iter() if c.tag != "-comment"), None)
+    for child in node.iter():  # elements and comments (text nodes are skipped)
+        if not child.is_comment_node:
+            return child
+    return None
+
+
+#: class attribute → its classes, for the few class strings a page repeats (bounded).
+_TOKENS: dict[str, frozenset[str]] = {}
+
+
+def _tokens(node: LexborNode) -> frozenset[str]:
+    cls = node.attrs.get("class") or ""
+    tokens = _TOKENS.get(cls)
+    if tokens is None:
+        tokens = frozenset(cls.split())
+        if len(_TOKENS) < 1024:
+            _TOKENS[cls] = tokens
+    return tokens
 
 
 def _data_post(node: LexborNode) -> str | None:
@@ -92,7 +109,7 @@ def _data_post(node: LexborNode) -> str | None:
     if "data-post" in node.attributes:
         return node.attributes["data-post"]
     inner = node.css_first("[data-post]")
-    return inner.attributes.get("data-post") if inner is not None else None
+    return inner.attrs.get("data-post") if inner is not None else None
 
 
 def _scan(history: LexborNode) -> _Scan:
@@ -100,17 +117,17 @@ def _scan(history: LexborNode) -> _Scan:
     centered rows holding a paging link or "No posts found")."""
     found = _Scan()
     for child in history.iter():
-        if child.tag == "-comment":
+        if child.is_comment_node:
             continue
-        tokens = (child.attributes.get("class") or "").split()
+        tokens = _tokens(child)
         if WRAP in tokens:
             child = _first_element(child) or child
-            tokens = (child.attributes.get("class") or "").split()
+            tokens = _tokens(child)
         if MESSAGE in tokens:
             found.blocks.append(child)
         elif CENTERED in tokens:
             inner = _first_element(child)
-            inner_tokens = (inner.attributes.get("class") or "").split() if inner else []
+            inner_tokens = _tokens(inner) if inner else frozenset()
             if NO_POSTS in inner_tokens:
                 found.no_posts += 1
             elif MORE in inner_tokens:
@@ -149,7 +166,7 @@ class _Page:
 
 
 def _more_id(page: _Page, node: LexborNode, name: str) -> int | None:
-    value = node.attributes.get(name)
+    value = node.attrs.get(name)
     if value is None:
         return None
     if not value.strip().isdigit():
@@ -178,7 +195,7 @@ def parse_channel_page(html: str, channel: str, url: str | None = None) -> WebPa
         named = [(n, _data_post(n)) for n in found.strays]
         stray, data_post = next((pair for pair in named if pair[1]), named[0])
         what = f"data-post={data_post!r}, " if data_post else ""
-        tag = f"<{stray.tag} class={stray.attributes.get('class')!r}>"
+        tag = f"<{stray.tag} class={stray.attrs.get('class')!r}>"
         more = len(found.strays) - 1
         raise layout_error(
             f"the message history holds {tag} ({what}not a message block of class "

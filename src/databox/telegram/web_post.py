@@ -125,7 +125,9 @@ def parse_datetime(value: str | None) -> datetime | None:
 def permalink_id(href: str | None, channel: str) -> int | None:
     """The id in ``https://t.me/<channel>/<id>`` when it is ``channel``'s (an id of
     another chat means nothing here, as in ``telethon_convert.reply_to_id``)."""
-    match = PERMALINK_RE.match(href or "")
+    if not href:
+        return None
+    match = PERMALINK_RE.match(href)
     if match is None or match["channel"].lower() != channel.lower():
         return None
     return int(match["id"])

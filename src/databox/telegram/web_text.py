@@ -20,9 +20,12 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from selectolax.lexbor import LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from databox.telegram.web_layout import SERVICE_TEXTS
+
+#: lexbor's id of the <a> tag: comparing ids spares decoding every element's name.
+_A_TAG = LexborHTMLParser("<a></a>").css_first("a").tag_id
 
 
 def bg_url(style: str | None) -> str | None:
@@ -76,8 +79,12 @@ def rich(node: LexborNode) -> str:
 def text_and_links(node: LexborNode) -> tuple[str | None, list[dict[str, Any]]]:
     """``(text, links)`` of a text div: links in text order, labels as shown."""
     links: list[dict[str, Any]] = []
-    for a in node.css("a"):
-        attrs = a.attributes
+    # A walk, not node.css("a"): a text div holds a handful of elements, and each css()
+    # call parses its selector anew (twice the cost of walking them here).
+    for a in node.traverse():
+        if a.tag_id != _A_TAG:
+            continue
+        attrs = a.attributes  # a dict: classify_link tests keys, missing as a rule
         label = a.text(deep=True).replace("\u00a0", " ")
         link = classify_link(attrs.get("href"), label, attrs)
         if link is not None:
