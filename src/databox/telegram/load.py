@@ -18,7 +18,9 @@ Dagster check ``no_unresolved_load_errors`` agrees). Only infrastructure failure
 
 The pieces: load_schema.py (tables), load_validate.py (the rules), load_records.py
 (records to rows), load_errors.py (problems), load_files.py (one run over the
-files), load_report.py, load_status.py; every public name is importable from here.
+files), load_duckdb.py + load_duckdb_sql.py (on DuckDB, groups of files parsed and
+validated by DuckDB itself, falling back to the Python path per file),
+load_report.py, load_status.py; every public name is importable from here.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ def load_raw_messages(
     16 MB committed, and committing 200 small files one by one ran at less than half
     the rows/s of grouped commits (bench/RESULTS.md). Not one transaction for
     everything: a long backfill keeps its progress, and the work lost to a crash
-    is bounded. Memory is bounded by one file's records either way.
+    is bounded. Memory is bounded by one group either way: on DuckDB, which parses and
+    validates each group itself (load_duckdb.py), its buffer pool is capped as well.
     """
     started = time.perf_counter()
     with warehouse.session() as s, s.advisory_lock(_LOCK_NAME):
@@ -105,6 +108,10 @@ def load_raw_messages(
         # serialises concurrent loaders: they would otherwise race on the manifest
         # and on CREATE TABLE IF NOT EXISTS.
         ensure_raw_schema(s)
+        if s.dialect == "duckdb":
+            from databox.telegram.load_duckdb import bound_memory
+
+            bound_memory(s)
         loader = _Loader(s, lake, log)
         loader.read_state()
         for chunk in chunks(loader.plan(), chunk_bytes):

@@ -5,7 +5,8 @@ inside ``session()`` and closes it at the end, so an idle process never pins a
 DuckDB file or a PostgreSQL backend. A ``Session`` is one connection: plain SQL
 (``%s`` placeholders on both dialects), explicit transactions, idempotent DDL
 rendered per dialect from ``Table`` specs, and ``bulk_upsert``, the one fast path
-for loading many rows (COPY on PostgreSQL, Arrow on DuckDB; never row by row).
+for loading many rows (COPY on PostgreSQL, column lists or Arrow on DuckDB; never row
+by row).
 """
 
 from __future__ import annotations
