@@ -6,7 +6,8 @@ Only modules more than one step imports (every step: Dagster and the definitions
 SQLMesh steps of each job; the enrichment chunks: onnxruntime, PIL, numpy; the loaders:
 DuckDB, pyarrow). Importing them opens no connection and builds no session; SQLMesh
 would start its analytics thread on import, which must not exist before a fork, so it
-is switched off here as databox.transform.runner does for every SQLMesh run.
+is switched off here as databox.transform.runner does for every SQLMesh run, and its
+model-loading pool too (below).
 matplotlib is left out: one step of one job draws. Each step also opens the Dagster
 instance (its storage classes pull in SQLAlchemy and alembic: 0.7 s, 400 modules), so
 the classes the instance's dagster.yaml names are imported too, without connecting.
@@ -19,6 +20,12 @@ import importlib
 import os
 
 os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
+# SQLMesh decides at import whether it may fork workers to load models: yes in a
+# process that is not daemonic. Imported here, in a celery worker's main process, it
+# said yes, then forked from the pool's daemonic children, which Python refuses
+# ("daemonic processes are not allowed to have children"). One process loads our ~10
+# models as fast as a pool (1.4–1.6 s either way, measured).
+os.environ.setdefault("MAX_FORK_WORKERS", "1")
 
 import duckdb  # noqa: F401
 import numpy  # noqa: F401

@@ -25,10 +25,13 @@ def test_the_default_executor_is_multiprocess_with_a_preloading_forkserver(monke
 
 def test_the_preload_imports_the_heavy_modules_and_leaves_only_the_main_thread(tmp_path):
     """A thread alive in the forkserver would be missing (or hold a lock) in every
-    forked step: SQLMesh's analytics thread must stay off; no connection is opened."""
+    forked step: SQLMesh's analytics thread must stay off; no connection is opened;
+    SQLMesh must not plan to fork model loaders from a daemonic celery pool process."""
     code = (
         "import json, sys, threading, orchestration.step_preload; "
+        "from sqlmesh.core.constants import MAX_FORK_WORKERS; "
         "print(json.dumps({'threads': [t.name for t in threading.enumerate()], "
+        "'sqlmesh_fork_workers': MAX_FORK_WORKERS, "
         "'modules': [m for m in ('sqlmesh', 'onnxruntime', 'duckdb', 'pyarrow', "
         "'orchestration.definitions', 'dagster._core.storage.runs.sqlite.sqlite_run_storage')"
         " if m in sys.modules]}))"
@@ -41,6 +44,9 @@ def test_the_preload_imports_the_heavy_modules_and_leaves_only_the_main_thread(t
     )  # fmt: skip
     found = json.loads(out.stdout.strip().splitlines()[-1])
     assert found["threads"] == ["MainThread"]
+    # Decided at import: a celery pool process (daemonic) forked from this one must not
+    # try to fork SQLMesh's model loaders.
+    assert found["sqlmesh_fork_workers"] == 1
     assert found["modules"] == [
         "sqlmesh",
         "onnxruntime",
