@@ -373,18 +373,28 @@ def _model_specs(schema: str) -> list[dg.AssetSpec]:
 
 
 def _plan_and_apply(context, warehouse: WarehouseResource, config: TransformConfig, schema: str):
-    from databox.transform.runner import EBIRD_PROJECT_DIR
-    from databox.transform.shared_runner import shared_runner
+    from databox.transform.ebird_refresh import refresh_ebird_models
 
     models = DAG.models(schema)
-    # The process's runner: the staging step's SQLMesh context serves the marts step too
-    # (it closes its connections after each operation, so it holds no warehouse lock).
-    runner = shared_runner(warehouse.settings().database_url, EBIRD_PROJECT_DIR)
-    summary = runner.plan_and_apply(
-        start=config.restate_start, end=config.restate_end, select_models=models
+    # Staging records the raw digest it built from; marts (the last step) advances the
+    # watermark. Raw rows and project unchanged: SQLMesh is skipped; a restatement always
+    # runs. The process's runner: the staging step's SQLMesh context serves the marts step
+    # too (it closes its connections after each operation, so it holds no warehouse lock).
+    result = refresh_ebird_models(
+        warehouse.settings().database_url,
+        start=config.restate_start,
+        end=config.restate_end,
+        select_models=models,
+        advance_watermark=schema == "marts",
+        shared_runner=True,
     )
-    context.log.info(str(summary))
-    yield from model_materializations(warehouse.connect(), models, summary)
+    if result.skipped:
+        context.log.info("no raw row and no model changed since the last build: up to date")
+    else:
+        context.log.info(f"{result.summary}; models run: {result.models_run}")
+    yield from model_materializations(
+        warehouse.connect(), models, result.summary, {"up_to_date": result.skipped}
+    )
     yield from evaluate_checks(context, MODEL_CHECKS[schema], warehouse)
 
 

@@ -16,7 +16,6 @@ the classes the instance's dagster.yaml names are imported too, without connecti
 from __future__ import annotations
 
 import contextlib
-import gc
 import importlib
 import os
 
@@ -63,7 +62,3 @@ def _import_instance_classes() -> None:
 # ImportError, and every step with it.
 with contextlib.suppress(Exception):
     _import_instance_classes()
-
-# Before the forks: objects the collector never touches stay shared copy-on-write
-# with every step (Python's advice for pre-forking servers), and nobody re-scans them.
-gc.freeze()

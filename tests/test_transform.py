@@ -310,6 +310,85 @@ def test_raw_to_marts_backfill_rerun_and_failing_audit(
     assert_connections_released(warehouse_url)  # closed after a failure too
 
 
+def test_refresh_skips_sqlmesh_only_when_raw_rows_and_project_are_unchanged(
+    replica, warehouse_url, tmp_path, sqlmesh_cache
+):
+    from databox.transform.dag import load_dag
+    from databox.transform.ebird_refresh import refresh_ebird_models
+
+    settings = make_settings(replica, tmp_path)
+    run_ebird(warehouse_url, settings, historic_dates=list(HISTORIC_DAYS))
+    runner = SqlMeshRunner(warehouse_url, cache_dir=sqlmesh_cache)
+    dag = load_dag("ebird")
+
+    def steps(**restate) -> tuple[bool, bool]:
+        """Staging then marts, as the Dagster assets call them: (skipped, skipped)."""
+        staging = refresh_ebird_models(
+            warehouse_url, select_models=dag.models("staging"), advance_watermark=False,
+            runner=runner, **restate,
+        )  # fmt: skip
+        marts = refresh_ebird_models(
+            warehouse_url, select_models=dag.models("marts"), runner=runner, **restate
+        )
+        return staging.skipped, marts.skipped
+
+    # 1. The first build runs, of course; the same call again with nothing new skips.
+    assert steps() == (False, False)
+    counts = assert_marts_match(warehouse_url, with_historic=True)
+    assert steps() == (True, True)
+    assert_marts_match(warehouse_url, with_historic=True)
+
+    # 2. One raw value changes (no new dlt load id): both steps run and the marts show it.
+    # (A FULL model's input: the incremental ones recompute old days only when restated.)
+    # Only the models downstream of the changed table run.
+    loc = "(SELECT min(loc_id) FROM raw_ebird.hotspots)"
+    query(warehouse_url, f"UPDATE raw_ebird.hotspots SET loc_name = 'Renamed' WHERE loc_id = {loc}")
+    staged = refresh_ebird_models(
+        warehouse_url, select_models=dag.models("staging"), advance_watermark=False, runner=runner
+    )
+    assert staged.models_run == ["staging.stg_ebird_hotspots"]
+    assert set(staged.summary.evaluated) == {"staging.stg_ebird_hotspots"}
+    marts = refresh_ebird_models(warehouse_url, select_models=dag.models("marts"), runner=runner)
+    assert marts.models_run == ["marts.dim_hotspots", "marts.fct_hotspot_activity"]
+    assert "marts.dim_species" not in marts.summary.evaluated
+    assert query(
+        warehouse_url, f"SELECT loc_name FROM marts.dim_hotspots WHERE loc_id = {loc}"
+    ) == [("Renamed",)]
+    assert assert_marts_match(warehouse_url, with_historic=True) == counts
+    assert steps() == (True, True)
+
+    # 3. A row deleted between the staging and the marts step: the watermark records what
+    # staging was built from, so the next call runs again and picks the deletion up.
+    staged = refresh_ebird_models(
+        warehouse_url, select_models=dag.models("staging"), advance_watermark=False, runner=runner
+    )
+    assert staged.skipped
+    query(warehouse_url, "UPDATE raw_ebird.taxonomy SET com_name = com_name || ' (renamed)' "
+          "WHERE species_code = (SELECT min(species_code) FROM raw_ebird.taxonomy)")  # fmt: skip
+    refresh_ebird_models(warehouse_url, select_models=dag.models("staging"),
+                         advance_watermark=False, runner=runner)  # fmt: skip
+    query(warehouse_url, "DELETE FROM raw_ebird.hotspots WHERE loc_id = "
+          "(SELECT min(loc_id) FROM raw_ebird.hotspots)")  # fmt: skip
+    assert not refresh_ebird_models(
+        warehouse_url, select_models=dag.models("marts"), runner=runner
+    ).skipped
+    assert steps() == (False, False)  # the deleted hotspot is not yet in staging: run
+    assert steps() == (True, True)
+    assert_marts_match(warehouse_url, with_historic=True)
+
+    # 4. A restatement always runs, whatever the digests say.
+    day = {"start": HISTORIC_DAYS[-1].isoformat(), "end": HISTORIC_DAYS[0].isoformat()}
+    assert steps(**day) == (False, False)
+    assert steps() == (True, True)
+
+    # 5. A dlt reload of the same API data writes new load ids, which staging reads
+    # (the copy loaded last wins, dlt_load_id is a staging column): that runs too.
+    run_ebird(warehouse_url, settings)
+    assert steps() == (False, False)
+    assert_marts_match(warehouse_url, with_historic=True)
+    assert_connections_released(warehouse_url)
+
+
 # -- no warehouse needed ------------------------------------------------------------------
 
 

@@ -160,7 +160,8 @@ def refresh_telegram_marts(
     ``select_models`` (SQLMesh selectors, default all) and ``advance_watermark=False``
     split one refresh into steps: the Dagster assets build the staging models, check
     them, then build the marts with the watermark advanced; both steps see the same
-    changed days, since the watermark moves only after the last. ``shared_runner``: the
+    changed days, since the watermark moves only after the last; a step computes its
+    own models, not their upstream ones again. ``shared_runner``: the
     process's runner (``databox.transform.shared_runner``), kept open for the next step.
 
     No raw row changed since the last refresh and the project is the one it built
@@ -197,11 +198,12 @@ def refresh_telegram_marts(
                     end=min(end, last_complete),
                     select_models=select_models,
                     refresh=end > last_complete,
+                    upstream=False,
                 )
             else:
-                summary = runner.plan_and_apply(select_models=select_models)
+                summary = runner.plan_and_apply(select_models=select_models, upstream=False)
         else:
-            summary = runner.plan_and_apply(select_models=select_models)
+            summary = runner.plan_and_apply(select_models=select_models, upstream=False)
     finally:
         if own_runner:
             runner.close()

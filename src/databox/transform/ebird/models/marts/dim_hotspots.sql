@@ -2,13 +2,7 @@
 MODEL (
   name marts.dim_hotspots,
   kind FULL,
-  grain loc_id,
-  audits (
-    not_null(columns := (loc_id, loc_name, lat, lng)),
-    unique_values(columns := (loc_id)),
-    accepted_range(column := lat, min_v := -90, max_v := 90),
-    accepted_range(column := lng, min_v := -180, max_v := 180)
-  )
+  grain loc_id
 );
 
 SELECT

@@ -2,11 +2,7 @@
 MODEL (
   name marts.dim_species,
   kind FULL,
-  grain species_code,
-  audits (
-    not_null(columns := (species_code, com_name, sci_name, category)),
-    unique_values(columns := (species_code))
-  )
+  grain species_code
 );
 
 SELECT

@@ -25,13 +25,7 @@ MODEL (
   ),
   grain (region_code, obs_date, species_code),
   audits (
-    not_null(columns := (region_code, obs_date, species_code, checklists, count_source)),
-    unique_combination_of_columns(columns := (region_code, obs_date, species_code)),
-    accepted_values(column := count_source, is_in := ('historic')),
-    accepted_range(column := checklists, min_v := 1),
-    accepted_range(column := individuals_counted, min_v := 0),
-    accepted_range(column := presence_only_reports, min_v := 0),
-    not_in_future(column := obs_date)
+    unique_combination_of_columns(columns := (region_code, obs_date, species_code))
   )
 );
 

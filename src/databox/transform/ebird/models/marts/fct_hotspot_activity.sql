@@ -13,10 +13,7 @@ MODEL (
   kind FULL,
   grain loc_id,
   audits (
-    not_null(columns := (loc_id, observations, checklists, distinct_species, count_source)),
-    unique_values(columns := (loc_id)),
-    accepted_range(column := observations, min_v := 0),
-    not_in_future(column := last_observed_date)
+    unique_values(columns := (loc_id))
   )
 );
 

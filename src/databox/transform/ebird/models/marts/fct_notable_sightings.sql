@@ -5,12 +5,7 @@ MODEL (
   kind FULL,
   grain (sub_id, species_code),
   audits (
-    not_null(columns := (sub_id, species_code, obs_date, region_code)),
-    unique_combination_of_columns(columns := (sub_id, species_code)),
-    accepted_range(column := lat, min_v := -90, max_v := 90),
-    accepted_range(column := lng, min_v := -180, max_v := 180),
-    accepted_range(column := how_many, min_v := 0),
-    not_in_future(column := obs_date)
+    unique_combination_of_columns(columns := (sub_id, species_code))
   )
 );
 

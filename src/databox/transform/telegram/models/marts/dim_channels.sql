@@ -5,10 +5,7 @@ MODEL (
   kind FULL,
   grain channel,
   audits (
-    not_null(columns := (channel, title, first_post_at, last_post_at, post_count, days_active)),
-    unique_values(columns := (channel)),
-    accepted_range(column := post_count, min_v := 1),
-    accepted_range(column := days_active, min_v := 1)
+    unique_values(columns := (channel))
   )
 );
 

@@ -6,10 +6,7 @@ MODEL (
   kind FULL,
   grain date_key,
   audits (
-    not_null(columns := (date_key, date, year, month, day, iso_week, week_start, day_of_week, is_weekend)),
-    unique_values(columns := (date_key)),
-    accepted_range(column := day_of_week, min_v := 1, max_v := 7),
-    accepted_range(column := iso_week, min_v := 1, max_v := 53)
+    unique_values(columns := (date_key))
   )
 );
 

@@ -9,9 +9,7 @@ MODEL (
   ),
   grain (image_path, box_index),
   audits (
-    not_null(columns := (channel, message_id, date_key, message_date, image_path, box_index, class_name, confidence, model_version)),
     unique_combination_of_columns(columns := (image_path, box_index)),
-    accepted_range(column := confidence, min_v := 0, max_v := 1),
     detections_have_message()
   )
 );

@@ -18,12 +18,7 @@ MODEL (
   ),
   grain (channel, message_id),
   audits (
-    not_null(columns := (channel, message_id, date_key, message_date, posted_at, text_length, media_kind, has_image, image_count, detected_object_count)),
     unique_combination_of_columns(columns := (channel, message_id)),
-    accepted_range(column := views, min_v := 0),
-    accepted_range(column := forwards, min_v := 0),
-    accepted_range(column := detected_object_count, min_v := 0),
-    accepted_values(column := image_category, is_in := ('promotional', 'product_display', 'lifestyle', 'other')),
     messages_have_dimensions()
   )
 );

@@ -9,11 +9,7 @@ MODEL (
   ),
   grain (channel, message_date),
   audits (
-    not_null(columns := (channel, message_date, posts, views, forwards, posts_with_images, image_share)),
-    unique_combination_of_columns(columns := (channel, message_date)),
-    accepted_range(column := posts, min_v := 1),
-    accepted_range(column := views, min_v := 0),
-    accepted_range(column := image_share, min_v := 0, max_v := 1)
+    unique_combination_of_columns(columns := (channel, message_date))
   )
 );
 

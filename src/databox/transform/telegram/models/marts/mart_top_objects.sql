@@ -6,9 +6,7 @@ MODEL (
   kind FULL,
   grain class_name,
   audits (
-    not_null(columns := (class_name, detections, images, messages, channels, avg_confidence)),
-    unique_values(columns := (class_name)),
-    accepted_range(column := avg_confidence, min_v := 0, max_v := 1)
+    unique_values(columns := (class_name))
   )
 );
 

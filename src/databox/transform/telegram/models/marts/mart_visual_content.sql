@@ -6,9 +6,7 @@ MODEL (
   kind FULL,
   grain (channel, image_category),
   audits (
-    not_null(columns := (channel, image_category, images, posts, share_of_channel_images)),
-    unique_combination_of_columns(columns := (channel, image_category)),
-    accepted_range(column := share_of_channel_images, min_v := 0, max_v := 1)
+    unique_combination_of_columns(columns := (channel, image_category))
   )
 );
 
