@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -28,7 +27,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import REPO_ROOT, SHARED_DIR, require_service
+from tests.conftest import REPO_ROOT, SHARED_DIR, create_database, drop_database, require_service
 
 BROKER = os.environ.get("DATABOX_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 MODEL = SHARED_DIR / "models" / "yolox_nano.onnx"
@@ -69,14 +68,11 @@ class _Webhook(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def warehouse_db(pg_server: str):
-    name = f"databox_test_wh_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    url = create_database(pg_server, "databox_test_wh")
     try:
-        yield f"{pg_server.rsplit('/', 1)[0]}/{name}"
+        yield url
     finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(pg_server, url)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ file order against it, later ones building on what earlier ones changed."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, datetime, timezone
 
 import pytest
@@ -20,6 +19,7 @@ from databox.transform.runner import EBIRD_PROJECT_DIR, TELEGRAM_PROJECT_DIR, Sq
 from databox.transform.telegram import terms
 from databox.transform.telegram_refresh import refresh_telegram_marts
 from databox.warehouse import connect
+from tests.conftest import create_database, drop_database
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*json_encoders.*:DeprecationWarning"),
@@ -207,17 +207,11 @@ def wh(request, tmp_path_factory):
         url = f"duckdb:///{tmp_path_factory.mktemp('tg') / 'warehouse.duckdb'}"
         drop = None
     else:
-        import psycopg
-
         server = request.getfixturevalue("pg_server")
-        name = f"databox_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = f"{server.rsplit('/', 1)[0]}/{name}"
+        url = create_database(server)
 
         def drop():
-            with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_database(server, url)
 
     fill_raw(url)
     cache = tmp_path_factory.mktemp("sqlmesh-cache")
