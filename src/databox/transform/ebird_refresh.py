@@ -229,14 +229,9 @@ def refresh_ebird_models(
 
 
 def _run(database_url, runner, shared_runner, start, end, selection) -> PlanSummary:
-    own = runner is None and not shared_runner
-    if runner is None:
-        if shared_runner:
-            from databox.transform.shared_runner import shared_runner as process_runner
+    from databox.transform.shared_runner import runner_for
 
-            runner = process_runner(database_url, EBIRD_PROJECT_DIR)
-        else:
-            runner = SqlMeshRunner(database_url, EBIRD_PROJECT_DIR)
+    runner, own = runner_for(database_url, EBIRD_PROJECT_DIR, runner, shared_runner)
     try:
         # upstream=False: the steps run staging, then marts; the marts step need not
         # recompute staging (see SqlMeshRunner.plan_and_apply).

@@ -40,3 +40,18 @@ def shared_runner(database_url: str, project_dir: Path | str) -> SqlMeshRunner:
                 _runners.pop(old_key).close()
             runner = _runners[key] = SqlMeshRunner(database_url, project_dir)
         return runner
+
+
+def runner_for(
+    database_url: str,
+    project_dir: Path | str,
+    runner: SqlMeshRunner | None = None,
+    shared: bool = False,
+) -> tuple[SqlMeshRunner, bool]:
+    """The runner a refresh uses, and whether it is the caller's to close: the one
+    given, else the process's (``shared``), else a new one."""
+    if runner is not None:
+        return runner, False
+    if shared:
+        return shared_runner(database_url, project_dir), False
+    return SqlMeshRunner(database_url, project_dir), True

@@ -175,14 +175,9 @@ def refresh_telegram_marts(
         built = _built(session)
     if built and not full and not changed and built_with == fingerprint:
         return TelegramRefresh((), None, None, before, before, PlanSummary(), skipped=True)
-    own_runner = runner is None and not shared_runner
-    if runner is None:
-        if shared_runner:
-            from databox.transform.shared_runner import shared_runner as process_runner
+    from databox.transform.shared_runner import runner_for
 
-            runner = process_runner(database_url, TELEGRAM_PROJECT_DIR)
-        else:
-            runner = SqlMeshRunner(database_url, TELEGRAM_PROJECT_DIR)
+    runner, own_runner = runner_for(database_url, TELEGRAM_PROJECT_DIR, runner, shared_runner)
     start = end = None
     try:
         if changed:
