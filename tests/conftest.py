@@ -113,26 +113,24 @@ def coco_photos() -> list[Path]:
 #: browser), longest first. Under pytest-xdist's ``--dist loadfile`` a file goes to the next
 #: free worker in collection order, so starting with these and letting the many short files
 #: fill in behind them keeps one long file from running alone at the end.
-LONG_FILES = (  # by their time on the 2-core machine, longest first (junit, 2026-12-01 18:20)
+LONG_FILES = (  # by their time on the 2-core machine, longest first (junit, 2026-12-01)
     "test_pipeline_job.py",
-    "test_demo_ui.py",
     "test_deploy.py",
-    "test_transform.py",
+    "test_demo_ui.py",
     "test_ebird_job.py",
-    "test_ebird_backfill.py",
-    "test_telegram_marts.py",
-    "test_instance_race.py",
     "test_pipeline_production.py",
+    "test_ebird_backfill.py",
+    "test_transform.py",
+    "test_telegram_marts.py",
     "test_ebird_source.py",
     "test_definitions.py",
-    "test_ebird_exact.py",
-    "test_load_raw.py",
-    "test_dagster_dev.py",
-    "test_report.py",
-    "test_ebird_metadata.py",
     "test_ebird_quality.py",
+    "test_ebird_exact.py",
+    "test_ebird_metadata.py",
+    "test_instance_race.py",
+    "test_dagster_dev.py",
     "test_web_faults.py",
-    "test_executors.py",
+    "test_report.py",
 )
 
 
