@@ -35,7 +35,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.results import RESULTS_MD, write_section
+from bench.results import RESULTS_MD, spread, write_section
 from databox.detect import Detector
 from databox.enrich.detect_images import DEFAULT_BATCH_SIZE
 
@@ -173,7 +173,7 @@ def _commit_costs(images: int, batch: int, boxes_per_image: int = 5) -> dict:
         "images": images,
         "batch": batch,
         "commits": len(commits),
-        "commit_ms": _spread([1000 * c for c in commits]),
+        "commit_ms": spread([1000 * c for c in commits], 1),
         "commits_s": round(sum(commits), 2),
         "consolidate_s": round(consolidate_s, 2),
         "rewrite_per_batch_estimate_s": round(len(commits) / 2 * consolidate_s, 1),
@@ -192,12 +192,6 @@ def _traced_peak(
         return tracemalloc.get_traced_memory()[1], statuses
     finally:
         tracemalloc.stop()
-
-
-def _spread(values: Sequence[float], digits: int = 1) -> str:
-    return " / ".join(
-        f"{v:.{digits}f}" for v in (min(values), statistics.median(values), max(values))
-    )
 
 
 def bench_detector(
@@ -261,10 +255,10 @@ def bench_detector(
         "batch": len(inputs[0]),
         "intra_op_threads": detector.session.get_session_options().intra_op_num_threads,
         "decode_workers": decode_workers,
-        **{f"{name}_images_per_s": _spread(rates[name]) for name in rates},
-        **{f"{name}_ratio": _spread(ratios[name], 2) for name in names},
-        **{f"{name}_images_per_cpu_s": _spread(cpu_rates[name]) for name in rates},
-        **{f"{name}_cpu_ratio": _spread(cpu_ratios[name], 2) for name in names},
+        **{f"{name}_images_per_s": spread(rates[name], 1) for name in rates},
+        **{f"{name}_ratio": spread(ratios[name]) for name in names},
+        **{f"{name}_images_per_cpu_s": spread(cpu_rates[name], 1) for name in rates},
+        **{f"{name}_cpu_ratio": spread(cpu_ratios[name]) for name in names},
         "decode_alone_images_per_cpu_s": round(decode_rate, 1),
         "peak_rss_mb": round(rss_mb, 1),
         "traced_peak_mb_10_images": round(traced_small / (1 << 20), 1),

@@ -38,7 +38,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.results import write_section
+from bench.results import spread, write_section
 from databox.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -209,10 +209,6 @@ def _drop_db(url: str) -> None:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _spread(values: Sequence[float]) -> str:
-    return " / ".join(f"{v:.1f}" for v in (min(values), statistics.median(values), max(values)))
-
-
 def measure(copies: int, rounds: int, chunk: int, celery: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_distributed_") as tmp_dir:
         tmp = Path(tmp_dir)
@@ -264,9 +260,9 @@ def measure(copies: int, rounds: int, chunk: int, celery: bool = True) -> dict:
     for name, runs in cases.items():
         rates = [images / c["seconds"] for c in runs]
         figures[name] = {
-            "images_per_s": _spread(rates),
+            "images_per_s": spread(rates, 1),
             "ratio": round(statistics.median(rates) / base, 2),
-            "seconds": _spread([c["seconds"] for c in runs]),
+            "seconds": spread([c["seconds"] for c in runs], 1),
             **({k: runs[-1][k] for k in ("chunks", "pids", "overlap")} if name != "baseline" else {}),
         }  # fmt: skip
     return figures

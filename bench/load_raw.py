@@ -41,7 +41,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.results import RESULTS_MD, markers, write_section
+from bench.results import RESULTS_MD, markers, spread, write_section
 from databox.lake import DataLake
 from databox.telegram.load import RAW_MESSAGES, ROW_COLUMNS, ensure_raw_schema, load_raw_messages
 from databox.telegram.message import MESSAGE_FIELDS, TelegramMessage
@@ -346,10 +346,6 @@ def _child(url: str, lake_root: str) -> int:
 # -- the run ------------------------------------------------------------------------------------
 
 
-def _spread(values: list[float]) -> tuple[float, float, float]:
-    return min(values), statistics.median(values), max(values)
-
-
 def run(
     *,
     messages: int = 200_000,
@@ -457,15 +453,11 @@ def run(
 _START, _END = markers(NAME)
 
 
-def _fmt(values: tuple[float, float, float], digits: int = 2) -> str:
-    return " / ".join(f"{v:.{digits}f}" for v in values)
-
-
 def render(out: dict) -> str:
     m, t, n = out["machine"], out["times"], out["messages"]
 
     def ratio(base: str, case: str) -> str:
-        return _fmt(_spread([b / c for b, c in zip(t[base], t[case], strict=True)]))
+        return spread([b / c for b, c in zip(t[base], t[case], strict=True)])
 
     lines = [
         _START,
@@ -483,9 +475,7 @@ def render(out: dict) -> str:
         "| --- | ---: | ---: |",
     ]
     for case in t:
-        lines.append(
-            f"| {case} | {_fmt(_spread(t[case]))} | {n / statistics.median(t[case]):,.0f} |"
-        )
+        lines.append(f"| {case} | {spread(t[case])} | {n / statistics.median(t[case]):,.0f} |")
     lines += [
         "",
         "| ratio: bound's seconds ÷ loader's (1.0 = as fast as the bound) | min / median / max | target |",
@@ -524,7 +514,7 @@ def render(out: dict) -> str:
         )
         inner = out["noop_inner"].get(name)
         inside = f"{statistics.median(inner):.2f} s" if inner else "–"
-        lines.append(f"| {cmd} | {_fmt(_spread(walls))} | {inside} |")
+        lines.append(f"| {cmd} | {spread(walls)} | {inside} |")
     lines += [
         "",
         "Peak RSS of a child process running one load into an empty warehouse (its `VmHWM`):",

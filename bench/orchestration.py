@@ -25,7 +25,6 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.results import write_section
+from bench.results import spread, write_section
 
 NAME = "orchestration"
 REPO = Path(__file__).resolve().parents[1]
@@ -106,10 +105,6 @@ def _round(root: Path, urls: tuple[str, str], executor: str, results: dict) -> N
             )
 
 
-def _spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
-    return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
-
-
 def _section(results: dict, rounds: int, posts: int) -> str:
     import dagster
 
@@ -139,9 +134,9 @@ def _section(results: dict, rounds: int, posts: int) -> str:
                 runs = [r[2] for r in rows]
                 ratios = [r[0] / r[1] for r in rows]
                 lines.append(
-                    f"| {job} | {executor} | {phase} | {_spread(walls, '{:.1f}')} | "
-                    f"{_spread(runs, '{:.1f}')} | {_spread(owns, '{:.1f}')} | {rows[0][3]} | "
-                    f"{_spread(ratios)} |"
+                    f"| {job} | {executor} | {phase} | {spread(walls, 1)} | "
+                    f"{spread(runs, 1)} | {spread(owns, 1)} | {rows[0][3]} | "
+                    f"{spread(ratios)} |"
                 )
     return "\n".join(lines)
 

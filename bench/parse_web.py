@@ -20,7 +20,7 @@ from pathlib import Path
 
 from selectolax.lexbor import LexborHTMLParser
 
-from bench.results import write_section
+from bench.results import spread, write_section
 from databox.replica.telegram_web import build_demo_corpus, render_channel_page
 from databox.samples import find_sample_photos
 from databox.telegram.web_parse import parse_channel_page
@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         ratios, ours, bare = measure(pages, args.rounds)
         n_posts = sum(len(parse_channel_page(h, c).posts) for h, c in pages)
         rows.append(
-            f"| {name} | {len(pages)} | {n_posts:,} | {bare:.3f} | {ours:.3f} | "
-            f"{min(ratios):.2f} / {statistics.median(ratios):.2f} / {max(ratios):.2f} |"
+            f"| {name} | {len(pages)} | {n_posts:,} | {bare:.3f} | {ours:.3f} | {spread(ratios)} |"
         )
         print(rows[-1])
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import re
+import statistics
+from collections.abc import Iterable
 from pathlib import Path
 
 RESULTS_MD = Path(__file__).with_name("RESULTS.md")
+
+
+def spread(values: Iterable[float], digits: int = 2) -> str:
+    """``min / median / max`` of a benchmark's rounds, the form every table reports."""
+    values = list(values)
+    return " / ".join(
+        f"{v:.{digits}f}" for v in (min(values), statistics.median(values), max(values))
+    )
 
 
 def markers(name: str) -> tuple[str, str]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from bench.results import write_section
+from bench.results import spread, write_section
 
 NAME = "transform"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -299,10 +298,6 @@ def measure(project: str, engine: Engine, rounds: int) -> dict[str, list[float]]
               file=sys.stderr)  # fmt: skip
     times["models"] = [float(len(models))]
     return times
-
-
-def spread(values: list[float]) -> str:
-    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
 
 
 def render(results: dict[str, dict], engine: str, rounds: int) -> str:
