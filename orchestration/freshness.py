@@ -50,9 +50,13 @@ def freshness_result(freshness: Freshness) -> dg.AssetCheckResult:
     )
 
 
+def telegram_hours() -> float:
+    """TELEGRAM_FRESHNESS_HOURS, read when a check runs (raw messages and the facts)."""
+    return freshness_hours(os.environ, "TELEGRAM_FRESHNESS_HOURS", TELEGRAM_DEFAULT_HOURS)
+
+
 def _telegram_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    hours = freshness_hours(os.environ, "TELEGRAM_FRESHNESS_HOURS", TELEGRAM_DEFAULT_HOURS)
-    return freshness_result(telegram_freshness(warehouse.connect(), hours))
+    return freshness_result(telegram_freshness(warehouse.connect(), telegram_hours()))
 
 
 #: Evaluated in load_raw_data's step (orchestration.telegram_assets).

@@ -11,8 +11,6 @@ audits (keys, ranges, references) run inside each plan and fail its step. The gr
 comes from telegram/dag.json, so loading the code location never imports SQLMesh.
 """
 
-import os
-
 import dagster as dg
 
 from databox.ebird.docs import model_summary
@@ -113,11 +111,10 @@ def _staging_check(model: str) -> InlineCheck:
 
 
 def _facts_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    from databox.freshness import TELEGRAM_DEFAULT_HOURS, freshness_hours, telegram_facts_freshness
-    from orchestration.freshness import freshness_result
+    from databox.freshness import telegram_facts_freshness
+    from orchestration.freshness import freshness_result, telegram_hours
 
-    hours = freshness_hours(os.environ, "TELEGRAM_FRESHNESS_HOURS", TELEGRAM_DEFAULT_HOURS)
-    return freshness_result(telegram_facts_freshness(warehouse.connect(), hours))
+    return freshness_result(telegram_facts_freshness(warehouse.connect(), telegram_hours()))
 
 
 facts_freshness = InlineCheck(

@@ -46,13 +46,13 @@ built from). A restatement (``start``/``end``) always runs.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
+from databox.transform.project_state import files_digest, has_prod_environment
 from databox.transform.runner import EBIRD_PROJECT_DIR, PlanSummary, SqlMeshRunner, TimeLike
 from databox.warehouse import Column, Session, Table, connect
 
@@ -88,13 +88,12 @@ class EbirdRefresh:
 
 def project_fingerprint() -> str:
     """sha256 of what the models are a function of besides the raw rows."""
-    digest = hashlib.sha256(f"sqlmesh {version('sqlmesh')} duckdb {version('duckdb')}\n".encode())
-    files = sorted(p for p in EBIRD_PROJECT_DIR.rglob("*") if p.is_file()
-                   and "__pycache__" not in p.parts and p.name != "dag.json")  # fmt: skip
-    for path in [*files, *(_TRANSFORM_DIR / name for name in _SHARED_FILES)]:
-        digest.update(f"{path.relative_to(_TRANSFORM_DIR)}\n".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return files_digest(
+        f"sqlmesh {version('sqlmesh')} duckdb {version('duckdb')}\n",
+        EBIRD_PROJECT_DIR,
+        (_TRANSFORM_DIR / name for name in _SHARED_FILES),
+        root=_TRANSFORM_DIR,
+    )
 
 
 def raw_tables() -> list[str]:
@@ -151,13 +150,6 @@ def _narrowed(selection: Collection[str] | None, before: str, now: str) -> list[
     return sorted(wanted & affected)
 
 
-def _built(session: Session) -> bool:
-    if not session.table_exists(_ENVIRONMENTS):
-        return False
-    row = session.fetchone(f"SELECT count(*) FROM {_ENVIRONMENTS} WHERE name = 'prod'")
-    return bool(row and row[0])
-
-
 def _read_row(session: Session) -> dict | None:
     """The watermark row ({} when none yet); None when the table does not exist."""
     if not session.table_exists(WATERMARK.name):
@@ -189,7 +181,7 @@ def refresh_ebird_models(
     with warehouse.session() as session:  # released before SQLMesh takes the lock
         found = _read_row(session)
         digest = raw_digest(session)
-        built = _built(session)
+        built = has_prod_environment(session, _ENVIRONMENTS)
     row = found or {}
     restate = start is not None or end is not None
     unchanged = row.get("raw_digest") == digest and row.get("project_sha256") == fingerprint

@@ -30,8 +30,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+from databox.transform.project_state import files_digest, has_prod_environment
 from databox.transform.runner import TELEGRAM_PROJECT_DIR, PlanSummary, SqlMeshRunner
 from databox.warehouse import Column, Session, Table, connect
 
@@ -80,18 +82,14 @@ def project_fingerprint() -> str:
     """sha256 of what the marts are a function of besides the raw rows: every file of the
     project (models, audits, macros, config, stopwords), the product lexicon in use and
     the SQLMesh version. Equal fingerprint and no changed raw row: nothing to rebuild."""
-    import hashlib
     from importlib.metadata import version
 
     from databox.transform.telegram.terms import lexicon_path
 
-    digest = hashlib.sha256(f"sqlmesh {version('sqlmesh')}\n".encode())
-    files = sorted(p for p in TELEGRAM_PROJECT_DIR.rglob("*") if p.is_file()
-                   and "__pycache__" not in p.parts and p.name != "dag.json")  # fmt: skip
-    for path in [*files, lexicon_path()]:
-        digest.update(f"{path.relative_to(path.anchor)}\n".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    # Absolute paths (relative to the root), as before: the digests stored so far stay valid.
+    return files_digest(
+        f"sqlmesh {version('sqlmesh')}\n", TELEGRAM_PROJECT_DIR, [lexicon_path()], root=Path("/")
+    )
 
 
 def _read_changes(session: Session, since: datetime | None, *, full: bool) -> tuple[list, Any]:
@@ -124,10 +122,7 @@ def _as_date(value: Any) -> date:
 def _built(session: Session) -> bool:
     """Whether the project has a prod environment: on a first build the plan computes
     every day from the models' start anyway, and a restatement would only repeat it."""
-    if not session.table_exists(_ENVIRONMENTS):
-        return False
-    row = session.fetchone(f"SELECT count(*) FROM {_ENVIRONMENTS} WHERE name = 'prod'")
-    return bool(row and row[0])
+    return has_prod_environment(session, _ENVIRONMENTS)
 
 
 def read_watermark(session: Session) -> datetime | None:
